@@ -1,1 +1,102 @@
-//! placeholder
+//! The traits soundshelf's core needs from the world, each documented as a contract that
+//! every adapter keeps (and that the store contract tests check).
+//!
+//! With the `mock` feature, every trait has a mockall mock (`MockFavoriteStore`, …) for
+//! use-case tests.
+
+use async_trait::async_trait;
+use soundshelf_domain::{
+    Favorite, FavoriteFilter, FavoriteId, ItemId, PageRequest, User, UserId,
+};
+use time::OffsetDateTime;
+
+/// A boxed error from an adapter's own world, kept as the source of a port error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a store can answer instead of a result. Adapters translate their own errors into
+/// these at the boundary; no driver error type leaves an adapter crate.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (the row already exists).
+    #[error("conflict with an existing row")]
+    Conflict,
+    /// The store cannot be reached now (pool timeout, lost connection); worth retrying.
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else: a bug or corrupt data. Never shown to clients.
+    #[error("store failure")]
+    Internal(#[source] BoxError),
+}
+
+/// One page of a user's favorites.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FavoritePage {
+    /// The rows of the page, newest first (`created_at` desc, then id desc).
+    pub items: Vec<Favorite>,
+    /// How many rows match the filter in all.
+    pub total: u64,
+    /// Whether rows follow the last one of this page.
+    pub has_more: bool,
+}
+
+/// Where favorites are kept.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait FavoriteStore: Send + Sync {
+    /// Stores a new favorite.
+    ///
+    /// MUST return [`StoreError::Conflict`] when the user already has a favorite with the
+    /// same `item_id` (or the same `id`), and then change nothing.
+    async fn insert(&self, favorite: &Favorite) -> Result<(), StoreError>;
+
+    /// Deletes the favorite `id` if, and only if, it belongs to `user`.
+    ///
+    /// MUST return `Ok(false)` and change nothing when no such favorite of that user exists
+    /// (whether it does not exist at all or belongs to someone else).
+    async fn delete(&self, user: &UserId, id: &FavoriteId) -> Result<bool, StoreError>;
+
+    /// Deletes `user`'s favorite of `item`; `Ok(false)` when there is none.
+    async fn delete_by_item(&self, user: &UserId, item: &ItemId) -> Result<bool, StoreError>;
+
+    /// One page of `user`'s favorites matching `filter`, newest first.
+    ///
+    /// Ordering MUST be total: `created_at` descending, then `id` descending, so that a
+    /// keyset page after a cursor holds each row exactly once even while rows are added.
+    /// Search MUST match `filter.search` as an exact substring of the stored search key
+    /// of the title (see `soundshelf_domain::favorites::search_key`), with `%` and `_`
+    /// literal. `total` counts every matching row, regardless of the page.
+    async fn list(
+        &self,
+        user: &UserId,
+        filter: &FavoriteFilter,
+        page: &PageRequest,
+    ) -> Result<FavoritePage, StoreError>;
+
+    /// Which of `items` `user` has favorited.
+    async fn contains(&self, user: &UserId, items: &[ItemId]) -> Result<Vec<ItemId>, StoreError>;
+}
+
+/// Where users are kept.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user `id`, or `None` when there is none.
+    async fn find_user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+}
+
+/// The time, so that use cases can be tested at a chosen instant.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
