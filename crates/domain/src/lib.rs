@@ -13,6 +13,7 @@
 //! assert_eq!(ItemType::parse("music").unwrap(), ItemType::Music);
 //! ```
 
+pub mod catalog;
 mod error;
 pub mod favorites;
 mod ids;
@@ -25,5 +26,6 @@ pub use favorites::{
     PageStart,
     SearchTerm,
 };
+pub use catalog::Quality;
 pub use ids::{CatalogId, FavoriteId, ItemId, UserId};
 pub use users::{Plan, Role, User, UserStatus};

@@ -1,0 +1,245 @@
+//! Connecting: configuration, pools with timeouts, per-connection setup.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use soundshelf_ports::StoreError;
+
+use crate::error::pool_error;
+
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub(crate) type MysqlPool = Pool<AsyncMysqlConnection>;
+pub(crate) type SqlitePool = Pool<SqliteConn>;
+
+/// Which database to use.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbConfig {
+    /// MySQL 8 or MariaDB ≥ 10.6, by `mysql://user:password@host:port/database` URL.
+    Mysql {
+        /// The URL, password included: never printed (see the `Debug` impl).
+        url: String,
+    },
+    /// An SQLite database file, created when missing.
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl DbConfig {
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConfig::Mysql { .. } => Backend::Mysql,
+            DbConfig::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+}
+
+impl fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbConfig::Mysql { url } => {
+                f.write_str("Mysql { url: ")?;
+                f.write_str(&redact_url(url))?;
+                f.write_str(" }")
+            }
+            DbConfig::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+        }
+    }
+}
+
+/// `url` with any password replaced by `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The two supported databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// MySQL or MariaDB.
+    Mysql,
+    /// SQLite.
+    Sqlite,
+}
+
+/// Pool sizing and the bound on waiting for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// The most connections held open.
+    pub max_size: usize,
+    /// How long a request waits for a connection (and a new connection may take to open)
+    /// before the store answers `Unavailable`.
+    pub timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 10,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How long an SQLite statement waits for another connection's write lock.
+pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// Statements run on every new SQLite connection.
+pub(crate) fn sqlite_pragmas() -> String {
+    format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+    )
+}
+
+/// Statements run on every new MySQL connection: utf8mb4 and UTC.
+pub(crate) const MYSQL_SESSION_SETUP: &str =
+    "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci; SET time_zone = '+00:00';";
+
+pub(crate) enum Db {
+    Mysql(MysqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// The adapter of every store port, over one pool.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: std::sync::Arc<Db>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend the store
+/// has; the body is compiled once per backend.
+macro_rules! with_conn {
+    ($store:expr, $conn:ident => $body:expr) => {
+        match &*$store.db {
+            $crate::database::Db::Mysql(pool) => {
+                let mut guard = pool.get().await.map_err($crate::error::pool_error)?;
+                let $conn: &mut diesel_async::AsyncMysqlConnection = &mut guard;
+                $body
+            }
+            $crate::database::Db::Sqlite(pool) => {
+                let mut guard = pool.get().await.map_err($crate::error::pool_error)?;
+                let $conn: &mut $crate::database::SqliteConn = &mut guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+/// A deadpool pool over `manager` with every wait bounded by `options.timeout`.
+/// (A macro rather than a generic function: the pool's bounds differ per connection type.)
+macro_rules! build_pool {
+    ($manager:expr, $options:expr) => {
+        Pool::builder($manager)
+            .max_size($options.max_size)
+            .wait_timeout(Some($options.timeout))
+            .create_timeout(Some($options.timeout))
+            .recycle_timeout(Some($options.timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(pool_error)
+    };
+}
+
+impl Store {
+    /// Opens a pool on `config`. The first connection is opened at once, so a database that
+    /// cannot be reached is reported here rather than on the first request.
+    pub async fn connect(config: &DbConfig, options: PoolOptions) -> Result<Self, StoreError> {
+        let db = match config {
+            DbConfig::Mysql { url } => {
+                let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
+                manager_config.custom_setup = Box::new(|url| {
+                    Box::pin(async move {
+                        let mut conn = AsyncMysqlConnection::establish(url).await?;
+                        conn.batch_execute(MYSQL_SESSION_SETUP)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    })
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+                Db::Mysql(build_pool!(manager, options)?)
+            }
+            DbConfig::Sqlite { path } => {
+                let mut manager_config = ManagerConfig::<SqliteConn>::default();
+                manager_config.custom_setup = Box::new(|url| {
+                    Box::pin(async move {
+                        let mut conn = SqliteConn::establish(url).await?;
+                        conn.batch_execute(&sqlite_pragmas())
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    })
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(
+                    path.to_string_lossy(),
+                    manager_config,
+                );
+                Db::Sqlite(build_pool!(manager, options)?)
+            }
+        };
+        let store = Self {
+            db: std::sync::Arc::new(db),
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// Which backend the store runs on.
+    pub fn backend(&self) -> Backend {
+        match &*self.db {
+            Db::Mysql(_) => Backend::Mysql,
+            Db::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Checks that a connection can be had and answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_conn!(self, conn => {
+            conn.batch_execute("SELECT 1").await.map_err(crate::error::query_error)
+        })
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("mysql://root:s3cret@db:3306/app"),
+            "mysql://root:***@db:3306/app"
+        );
+        let cfg = DbConfig::Mysql {
+            url: "mysql://u:p%40ss@h/d".into(),
+        };
+        assert!(!format!("{cfg:?}").contains("p%40ss"));
+    }
+}

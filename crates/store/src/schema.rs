@@ -1,0 +1,52 @@
+//! The tables, as diesel sees them. One schema serves both backends: enumerations are
+//! text, times are `Timestamp` (MySQL `DATETIME(6)`, SQLite text), JSON is text.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        nickname -> Text,
+        status -> Text,
+        subscription_type -> Text,
+        has_premium_access -> Bool,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    music_files (id) {
+        id -> Text,
+        title -> Text,
+        cover -> Text,
+        duration -> Integer,
+        category -> Nullable<Text>,
+        premium_required -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    music_assets (music_id, quality) {
+        music_id -> Text,
+        quality -> Text,
+        object_key -> Text,
+        file_size -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_favorites (id) {
+        id -> Text,
+        user_id -> Text,
+        item_id -> Text,
+        item_type -> Text,
+        item_data -> Text,
+        search_title -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_favorites -> users (user_id));
+diesel::joinable!(music_assets -> music_files (music_id));
+diesel::allow_tables_to_appear_in_same_query!(users, music_files, music_assets, user_favorites);

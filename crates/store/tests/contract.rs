@@ -1,0 +1,316 @@
+//! The store contract: every port method, run against both backends (SQLite on a fresh
+//! temporary file, MariaDB/MySQL on a fresh `test_<random>` database).
+
+use std::collections::HashSet;
+
+use serde_json::json;
+use soundshelf_domain::favorites::PageStart;
+use soundshelf_domain::{
+    Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemType, Limit, PageRequest,
+    SearchTerm, UserId, UserStatus,
+};
+use soundshelf_ports::{FavoriteStore, StoreError, UserStore};
+use soundshelf_store::testing::TestDb;
+use soundshelf_store::{Backend, Store, demo, migrations};
+use time::{Duration, OffsetDateTime};
+use ulid::Ulid;
+
+/// Runs the contract check `$name` once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(soundshelf_store::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                super::$name(soundshelf_store::Backend::Mysql).await;
+            }
+        })+
+    };
+}
+
+on_both_backends!(
+    migrations_go_up_down_and_up_again,
+    favorites_round_trip_with_cjk_and_emoji,
+    duplicates_conflict_per_user,
+    deletes_touch_only_the_owners_rows,
+    lists_are_newest_first_filtered_and_counted,
+    search_is_a_literal_case_insensitive_substring,
+    keyset_pages_hold_each_row_exactly_once_while_rows_are_added,
+    contains_reports_only_the_users_items,
+    users_are_found_with_their_status,
+    demo_seed_is_complete_and_runs_once,
+);
+
+async fn seeded(backend: Backend) -> (TestDb, Store) {
+    let (db, store) = TestDb::migrated(backend).await;
+    demo::seed(&store, OffsetDateTime::now_utc()).await.unwrap();
+    (db, store)
+}
+
+fn uid(s: &str) -> UserId {
+    UserId::parse(s).unwrap()
+}
+
+fn favorite(user: &str, item: &str, title: &str, at: OffsetDateTime) -> Favorite {
+    let at = soundshelf_domain::time::to_storage_precision(at);
+    Favorite {
+        id: FavoriteId::from_ulid(Ulid::generate()),
+        user_id: uid(user),
+        item_id: ItemId::parse(item).unwrap(),
+        item_type: ItemType::from_id_prefix(&ItemId::parse(item).unwrap())
+            .unwrap_or(ItemType::Music),
+        item_data: ItemData::parse(json!({"title": title, "cover": "/c.jpg", "duration": 360}))
+            .unwrap(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn page(limit: u32) -> PageRequest {
+    PageRequest {
+        limit: Limit::parse(Some(&limit.to_string())).unwrap(),
+        start: PageStart::Offset(0),
+    }
+}
+
+fn search(term: &str) -> FavoriteFilter {
+    FavoriteFilter {
+        item_type: None,
+        search: SearchTerm::parse(Some(term)).unwrap(),
+    }
+}
+
+async fn all(store: &Store, user: &str, filter: &FavoriteFilter) -> Vec<Favorite> {
+    store.list(&uid(user), filter, &page(100)).await.unwrap().items
+}
+
+async fn migrations_go_up_down_and_up_again(backend: Backend) {
+    let db = TestDb::empty(backend).await;
+    let up = migrations::run_pending(&db.config).await.unwrap();
+    assert!(!up.is_empty());
+    let down = migrations::revert_all(&db.config).await.unwrap();
+    assert_eq!(down.len(), up.len());
+    let again = migrations::run_pending(&db.config).await.unwrap();
+    assert_eq!(again, up);
+    assert!(migrations::run_pending(&db.config).await.unwrap().is_empty());
+    // The schema is usable after the round trip.
+    let store = Store::connect(&db.config, Default::default()).await.unwrap();
+    demo::seed(&store, OffsetDateTime::now_utc()).await.unwrap();
+    store
+        .insert(&favorite("user_free", "music_001", "t", OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+}
+
+async fn favorites_round_trip_with_cjk_and_emoji(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let mut f = favorite("user_free", "music_001", "深度放松冥想音乐 🎵🧘‍♀️", OffsetDateTime::now_utc());
+    f.item_data = ItemData::parse(json!({
+        "title": "深度放松冥想音乐 🎵🧘‍♀️",
+        "cover": "/images/封面.jpg",
+        "duration": 360.5,
+        "category": "冥想",
+        "metadata": {"artist": "Ólafur 😀", "tags": ["睡眠", 1, null]}
+    }))
+    .unwrap();
+    store.insert(&f).await.unwrap();
+    let got = all(&store, "user_free", &FavoriteFilter::default()).await;
+    assert_eq!(got, vec![f.clone()]);
+    for term in ["冥想", "🎵", "🧘‍♀️", "深度放松冥想音乐 🎵"] {
+        assert_eq!(all(&store, "user_free", &search(term)).await, vec![f.clone()], "{term}");
+    }
+    // Under a Unicode collation every emoji weighs the same; this one must not match.
+    assert!(all(&store, "user_free", &search("😀")).await.is_empty());
+    assert!(all(&store, "user_free", &search("冥想音乐 🎶")).await.is_empty());
+}
+
+async fn duplicates_conflict_per_user(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let now = OffsetDateTime::now_utc();
+    store.insert(&favorite("user_free", "music_001", "a", now)).await.unwrap();
+    let err = store
+        .insert(&favorite("user_free", "music_001", "b", now))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    // Ids are case-sensitive: another id, not a duplicate.
+    store.insert(&favorite("user_free", "MUSIC_001", "c", now)).await.unwrap();
+    // Another user may favorite the same item.
+    store.insert(&favorite("user_vip", "music_001", "a", now)).await.unwrap();
+    assert_eq!(all(&store, "user_free", &FavoriteFilter::default()).await.len(), 2);
+    assert_eq!(all(&store, "user_free", &search("b")).await.len(), 0);
+}
+
+async fn deletes_touch_only_the_owners_rows(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let now = OffsetDateTime::now_utc();
+    let mine = favorite("user_free", "music_001", "a", now);
+    let theirs = favorite("user_vip", "music_002", "b", now);
+    store.insert(&mine).await.unwrap();
+    store.insert(&theirs).await.unwrap();
+
+    assert!(!store.delete(&uid("user_free"), &theirs.id).await.unwrap());
+    assert!(!store.delete_by_item(&uid("user_free"), &theirs.item_id).await.unwrap());
+    assert_eq!(all(&store, "user_vip", &FavoriteFilter::default()).await, vec![theirs.clone()]);
+
+    assert!(store.delete(&uid("user_free"), &mine.id).await.unwrap());
+    assert!(!store.delete(&uid("user_free"), &mine.id).await.unwrap());
+    assert!(store.delete_by_item(&uid("user_vip"), &theirs.item_id).await.unwrap());
+    assert!(!store.delete_by_item(&uid("user_vip"), &theirs.item_id).await.unwrap());
+}
+
+async fn lists_are_newest_first_filtered_and_counted(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let t0 = OffsetDateTime::now_utc() - Duration::hours(1);
+    let items = [
+        ("music_001", 0),
+        ("assessment_001", 1),
+        ("sequence_001", 2),
+        ("music_002", 3),
+    ];
+    for (item, minutes) in items {
+        store
+            .insert(&favorite("user_free", item, item, t0 + Duration::minutes(minutes)))
+            .await
+            .unwrap();
+    }
+    let got = store
+        .list(&uid("user_free"), &FavoriteFilter::default(), &page(2))
+        .await
+        .unwrap();
+    assert_eq!(got.total, 4);
+    assert!(got.has_more);
+    let ids: Vec<&str> = got.items.iter().map(|f| f.item_id.as_str()).collect();
+    assert_eq!(ids, ["music_002", "sequence_001"]);
+
+    let offset = PageRequest {
+        limit: Limit::parse(Some("2")).unwrap(),
+        start: PageStart::Offset(2),
+    };
+    let rest = store.list(&uid("user_free"), &FavoriteFilter::default(), &offset).await.unwrap();
+    let ids: Vec<&str> = rest.items.iter().map(|f| f.item_id.as_str()).collect();
+    assert_eq!(ids, ["assessment_001", "music_001"]);
+    assert!(!rest.has_more);
+
+    let music = FavoriteFilter {
+        item_type: Some(ItemType::Music),
+        search: None,
+    };
+    let got = store.list(&uid("user_free"), &music, &page(10)).await.unwrap();
+    assert_eq!(got.total, 2);
+    assert!(got.items.iter().all(|f| f.item_type == ItemType::Music));
+    assert_eq!(
+        store.list(&uid("user_vip"), &FavoriteFilter::default(), &page(10)).await.unwrap().total,
+        0
+    );
+}
+
+async fn search_is_a_literal_case_insensitive_substring(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let now = OffsetDateTime::now_utc();
+    for (item, title) in [
+        ("m1", "Deep Relaxation"),
+        ("m2", "100% Calm"),
+        ("m3", "under_score"),
+        ("m4", "ÉTÉ Émotion"),
+        ("m5", "plain"),
+    ] {
+        store.insert(&favorite("user_free", item, title, now)).await.unwrap();
+    }
+    let titles = |fs: Vec<Favorite>| -> HashSet<String> {
+        fs.iter().map(|f| f.item_data.title().to_owned()).collect()
+    };
+    let cases: &[(&str, &[&str])] = &[
+        ("deep", &["Deep Relaxation"]),
+        ("RELAX", &["Deep Relaxation"]),
+        ("%", &["100% Calm"]),
+        ("_", &["under_score"]),
+        ("été", &["ÉTÉ Émotion"]),
+        ("émo", &["ÉTÉ Émotion"]),
+        ("a%c", &[]),
+        ("u_d", &[]),
+        ("xyz", &[]),
+    ];
+    for (term, want) in cases {
+        let got = titles(all(&store, "user_free", &search(term)).await);
+        let want: HashSet<String> = want.iter().map(|s| s.to_string()).collect();
+        assert_eq!(got, want, "search {term:?}");
+    }
+}
+
+async fn keyset_pages_hold_each_row_exactly_once_while_rows_are_added(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    // Several rows share one instant, so the id breaks ties.
+    let t0 = OffsetDateTime::now_utc() - Duration::hours(1);
+    let mut expected = HashSet::new();
+    for i in 0..23 {
+        let f = favorite("user_free", &format!("music_{i:03}"), "t", t0 + Duration::seconds(i / 3));
+        expected.insert(f.id);
+        store.insert(&f).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut start = PageStart::Offset(0);
+    let mut added = 0;
+    loop {
+        let req = PageRequest {
+            limit: Limit::parse(Some("5")).unwrap(),
+            start: start.clone(),
+        };
+        let got = store.list(&uid("user_free"), &FavoriteFilter::default(), &req).await.unwrap();
+        seen.extend(got.items.iter().map(|f| f.id));
+        // Meanwhile the user favorites more items (newer than everything listed).
+        added += 1;
+        store
+            .insert(&favorite("user_free", &format!("new_{added}"), "t", OffsetDateTime::now_utc()))
+            .await
+            .unwrap();
+        if !got.has_more {
+            break;
+        }
+        let last = got.items.last().unwrap();
+        start = PageStart::After(soundshelf_domain::Cursor::after(last));
+    }
+    assert_eq!(seen.len(), expected.len(), "no row twice");
+    assert_eq!(seen.iter().copied().collect::<HashSet<_>>(), expected);
+}
+
+async fn contains_reports_only_the_users_items(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let now = OffsetDateTime::now_utc();
+    store.insert(&favorite("user_free", "a", "t", now)).await.unwrap();
+    store.insert(&favorite("user_vip", "b", "t", now)).await.unwrap();
+    let ids: Vec<ItemId> = ["a", "b", "c"].iter().map(|s| ItemId::parse(s).unwrap()).collect();
+    let got = store.contains(&uid("user_free"), &ids).await.unwrap();
+    assert_eq!(got, vec![ItemId::parse("a").unwrap()]);
+    assert!(store.contains(&uid("user_free"), &[]).await.unwrap().is_empty());
+}
+
+async fn users_are_found_with_their_status(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let free = store.find_user(&uid("user_free")).await.unwrap().unwrap();
+    assert!(free.is_active());
+    assert!(!free.has_premium_access);
+    let disabled = store.find_user(&uid("user_disabled")).await.unwrap().unwrap();
+    assert_eq!(disabled.status, UserStatus::Disabled);
+    let admin = store.find_user(&uid("user_admin")).await.unwrap().unwrap();
+    assert_eq!(admin.role, soundshelf_domain::Role::Admin);
+    assert!(store.find_user(&uid("nobody")).await.unwrap().is_none());
+    assert!(store.set_user_status(&uid("user_free"), UserStatus::Banned).await.unwrap());
+    let banned = store.find_user(&uid("user_free")).await.unwrap().unwrap();
+    assert_eq!(banned.status, UserStatus::Banned);
+}
+
+async fn demo_seed_is_complete_and_runs_once(backend: Backend) {
+    let (_db, store) = TestDb::migrated(backend).await;
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(demo::seed(&store, now).await.unwrap(), demo::SeedOutcome::Seeded);
+    assert_eq!(demo::seed(&store, now).await.unwrap(), demo::SeedOutcome::AlreadyPopulated);
+    assert_eq!(store.count_users().await.unwrap(), 6);
+    for u in demo::users(now) {
+        let got = store.find_user(&u.id).await.unwrap().unwrap();
+        assert_eq!(got, u);
+    }
+}
