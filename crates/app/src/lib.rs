@@ -1,1 +1,17 @@
-//! placeholder
+//! The soundshelf server: actix-web routes over the use cases, configuration, wiring,
+//! and the operator commands of the `soundshelf` binary.
+//!
+//! Only this crate knows HTTP: it turns requests into validated domain values, calls
+//! the use cases, and turns their results and errors into the JSON envelope.
+
+pub mod auth;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -17,6 +17,7 @@ pub mod catalog;
 mod error;
 pub mod favorites;
 mod ids;
+pub mod settings;
 pub mod time;
 pub mod users;
 

@@ -1,0 +1,366 @@
+//! Settings from the environment (SPEC §8). Every variable is read and checked here,
+//! once, at start-up: a bad value stops the server with a message naming the variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretString};
+use soundshelf_domain::settings::{parse_duration, parse_utc_offset};
+use soundshelf_store::{DbConfig, PoolOptions};
+use time::UtcOffset;
+
+/// The shortest JWT secret accepted, in bytes.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The longest the active-user cache may keep an answer.
+pub const MAX_AUTH_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// A variable with a bad value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration variable {var}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// What is wrong with it (never its value, which may be a secret).
+    pub reason: String,
+}
+
+fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything the server is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen (`BIND`, default `127.0.0.1:3000`).
+    pub bind: SocketAddr,
+    /// The database (`DATABASE_URL`, or `DB_HOST` …; none: SQLite in `data_dir`).
+    pub database: DbConfig,
+    /// True when no database was configured: the embedded default.
+    pub embedded: bool,
+    /// Where the embedded default keeps its files (`DATA_DIR`, default `./data`).
+    pub data_dir: PathBuf,
+    /// `JWT_SECRET`; `None` only on the embedded default, which keeps one in `data_dir`.
+    pub jwt_secret: Option<SecretString>,
+    /// The URL clients reach the server at (`PUBLIC_BASE_URL`, default `http://{BIND}`).
+    pub public_base_url: String,
+    /// The offset that defines "today" (`APP_TIMEZONE`, default `+08:00`).
+    pub app_timezone: UtcOffset,
+    /// The tracing filter (`LOG_LEVEL`, default `info`).
+    pub log_level: String,
+    /// `LOG_FORMAT`, default pretty.
+    pub log_format: LogFormat,
+    /// Run pending migrations at start (`AUTO_MIGRATE`; default true on the embedded default).
+    pub auto_migrate: bool,
+    /// Seed the demo data into an empty database (`SEED_DEMO`; default true on the embedded default).
+    pub seed_demo: bool,
+    /// Where the local storage backend keeps objects (`LOCAL_STORAGE_DIR`, default `{data_dir}/storage`).
+    pub local_storage_dir: PathBuf,
+    /// Database pool size and wait bound (`DB_POOL_SIZE`, `DB_TIMEOUT`).
+    pub pool: PoolOptions,
+    /// How long a user's status is cached (`AUTH_CACHE_TTL`, default and maximum `30s`).
+    pub auth_cache_ttl: Duration,
+    /// HTTP worker threads (`WORKERS`, default: one per core).
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get` (a variable's value, or `None` when unset). Empty
+    /// values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+
+        let bind: SocketAddr = match get("BIND") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("BIND", "must be an address and port, like 127.0.0.1:3000"))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let (database, embedded) = database(&get, &data_dir)?;
+
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(s) if s.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(bad(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                ));
+            }
+            Some(s) => Some(SecretString::from(s)),
+            None if embedded => None,
+            None => {
+                return Err(bad(
+                    "JWT_SECRET",
+                    "is required when a database is configured",
+                ));
+            }
+        };
+
+        let public_base_url = match get("PUBLIC_BASE_URL") {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                u.trim_end_matches('/').to_owned()
+            }
+            Some(_) => return Err(bad("PUBLIC_BASE_URL", "must start with http:// or https://")),
+            None => format!("http://{bind}"),
+        };
+        let app_timezone = match get("APP_TIMEZONE") {
+            Some(v) => parse_utc_offset(&v)
+                .ok_or_else(|| bad("APP_TIMEZONE", "must be a fixed offset like +08:00"))?,
+            None => UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC),
+        };
+        let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
+        tracing_subscriber::EnvFilter::try_new(&log_level)
+            .map_err(|_| bad("LOG_LEVEL", "must be a level (error, warn, info, debug, trace) or a filter"))?;
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(bad("LOG_FORMAT", "must be json or pretty")),
+        };
+        let auto_migrate = boolean(&get, "AUTO_MIGRATE", embedded)?;
+        let seed_demo = boolean(&get, "SEED_DEMO", embedded)?;
+        let local_storage_dir = get("LOCAL_STORAGE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("storage"));
+
+        let defaults = PoolOptions::default();
+        let pool = PoolOptions {
+            max_size: match get("DB_POOL_SIZE") {
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad("DB_POOL_SIZE", "must be an integer from 1 to 1000"))?,
+                None => defaults.max_size,
+            },
+            timeout: duration(&get, "DB_TIMEOUT", defaults.timeout)?,
+        };
+        if pool.timeout.is_zero() {
+            return Err(bad("DB_TIMEOUT", "must be longer than zero"));
+        }
+        let auth_cache_ttl = duration(&get, "AUTH_CACHE_TTL", MAX_AUTH_CACHE_TTL)?;
+        if auth_cache_ttl > MAX_AUTH_CACHE_TTL {
+            return Err(bad("AUTH_CACHE_TTL", "must be at most 30s"));
+        }
+        let workers = match get("WORKERS") {
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| bad("WORKERS", "must be an integer from 1 to 256"))?,
+            ),
+            None => None,
+        };
+
+        Ok(Self {
+            bind,
+            database,
+            embedded,
+            data_dir,
+            jwt_secret,
+            public_base_url,
+            app_timezone,
+            log_level,
+            log_format,
+            auto_migrate,
+            seed_demo,
+            local_storage_dir,
+            pool,
+            auth_cache_ttl,
+            workers,
+        })
+    }
+}
+
+fn boolean(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(var).as_deref() {
+        None => Ok(default),
+        Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(_) => Err(bad(var, "must be true or false")),
+    }
+}
+
+fn duration(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => parse_duration(&v)
+            .ok_or_else(|| bad(var, "must be a duration like 90s, 30m, 6h or 7d")),
+    }
+}
+
+/// The database from `DATABASE_URL`, else from `DB_HOST` and friends, else SQLite in
+/// `data_dir` (the embedded default).
+fn database(
+    get: &impl Fn(&str) -> Option<String>,
+    data_dir: &std::path::Path,
+) -> Result<(DbConfig, bool), ConfigError> {
+    if let Some(url) = get("DATABASE_URL") {
+        if url.starts_with("mysql://") {
+            return Ok((DbConfig::Mysql { url }, false));
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .filter(|p| !p.is_empty())
+        {
+            return Ok((
+                DbConfig::Sqlite {
+                    path: PathBuf::from(path),
+                },
+                false,
+            ));
+        }
+        return Err(bad(
+            "DATABASE_URL",
+            "must be mysql://user:password@host:port/database or sqlite://path",
+        ));
+    }
+    if let Some(host) = get("DB_HOST") {
+        let port: u16 = match get("DB_PORT") {
+            Some(p) => p
+                .parse()
+                .map_err(|_| bad("DB_PORT", "must be a port number"))?,
+            None => 3306,
+        };
+        let name = get("DB_NAME").ok_or_else(|| bad("DB_NAME", "is required with DB_HOST"))?;
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        {
+            return Err(bad("DB_NAME", "may hold only A-Z, a-z, 0-9, _ and $"));
+        }
+        if host.contains(['/', '@', '?', '#']) {
+            return Err(bad("DB_HOST", "must be a host name or address"));
+        }
+        let user = get("DB_USER").unwrap_or_else(|| "root".to_owned());
+        let password = SecretString::from(get("DB_PASSWORD").unwrap_or_default());
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let userinfo = if password.expose_secret().is_empty() {
+            enc(&user)
+        } else {
+            format!("{}:{}", enc(&user), enc(password.expose_secret()))
+        };
+        return Ok((
+            DbConfig::Mysql {
+                url: format!("mysql://{userinfo}@{host}:{port}/{name}"),
+            },
+            false,
+        ));
+    }
+    Ok((
+        DbConfig::Sqlite {
+            path: data_dir.join("soundshelf.db"),
+        },
+        true,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn nothing_set_is_the_embedded_default() {
+        let s = settings(&[]).unwrap();
+        assert!(s.embedded);
+        assert!(s.auto_migrate && s.seed_demo);
+        assert!(s.jwt_secret.is_none());
+        assert_eq!(s.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_base_url, "http://127.0.0.1:3000");
+        assert_eq!(s.app_timezone.whole_hours(), 8);
+        assert!(matches!(s.database, DbConfig::Sqlite { .. }));
+        assert_eq!(s.auth_cache_ttl, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn mysql_needs_a_secret_and_defaults_to_no_migrate_no_seed() {
+        let url = ("DATABASE_URL", "mysql://root@127.0.0.1:3306/app");
+        assert_eq!(settings(&[url]).unwrap_err().var, "JWT_SECRET");
+        let s = settings(&[url, ("JWT_SECRET", SECRET)]).unwrap();
+        assert!(!s.embedded && !s.auto_migrate && !s.seed_demo);
+    }
+
+    #[test]
+    fn db_host_builds_an_escaped_url() {
+        let s = settings(&[
+            ("DB_HOST", "db"),
+            ("DB_NAME", "app"),
+            ("DB_USER", "app user"),
+            ("DB_PASSWORD", "p@ss:w/rd"),
+            ("JWT_SECRET", SECRET),
+        ])
+        .unwrap();
+        let DbConfig::Mysql { url } = &s.database else {
+            panic!("mysql expected")
+        };
+        assert_eq!(url, "mysql://app%20user:p%40ss%3Aw%2Frd@db:3306/app");
+        assert!(!format!("{s:?}").contains("p%40ss"), "no password in Debug");
+        assert!(!format!("{s:?}").contains(SECRET), "no secret in Debug");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("BIND", "localhost"),
+            ("DATABASE_URL", "postgres://x"),
+            ("JWT_SECRET", "short"),
+            ("PUBLIC_BASE_URL", "example.com"),
+            ("APP_TIMEZONE", "Asia/Shanghai"),
+            ("LOG_LEVEL", "loud[["),
+            ("LOG_FORMAT", "xml"),
+            ("AUTO_MIGRATE", "yes"),
+            ("SEED_DEMO", "2"),
+            ("DB_POOL_SIZE", "0"),
+            ("DB_TIMEOUT", "5"),
+            ("AUTH_CACHE_TTL", "31s"),
+            ("WORKERS", "many"),
+            ("DB_PORT", "x"),
+        ];
+        for (var, value) in cases {
+            let mut vars = vec![(*var, *value)];
+            if *var == "DB_PORT" {
+                vars.extend([("DB_HOST", "h"), ("DB_NAME", "d"), ("JWT_SECRET", SECRET)]);
+            }
+            let err = settings(&vars).unwrap_err();
+            assert_eq!(err.var, *var, "{var}={value}");
+            assert!(!err.to_string().contains(value) || value.len() < 3, "{err}");
+        }
+    }
+}

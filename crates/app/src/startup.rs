@@ -1,0 +1,206 @@
+//! Building and running the server: prepare the database, wire the use cases, bind.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpServer, web};
+use anyhow::Context;
+use secrecy::SecretString;
+use soundshelf_ports::{Clock, SystemClock};
+use soundshelf_service::{AuthService, FavoritesService};
+use soundshelf_store::{DbConfig, Store, demo, migrations};
+
+use crate::auth::JwtKeys;
+use crate::config::Settings;
+use crate::embedded;
+use crate::error::ApiError;
+use crate::routes;
+use crate::state::AppState;
+use crate::telemetry::log_requests;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+/// Migrates (when `AUTO_MIGRATE`), connects, and seeds the demo data (when `SEED_DEMO`).
+pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.auto_migrate {
+        if let DbConfig::Mysql { url } = &settings.database {
+            migrations::create_database_if_missing(url)
+                .await
+                .context("creating the database")?;
+        }
+        let applied = migrations::run_pending(&settings.database)
+            .await
+            .context("migrating the database")?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "migrations applied");
+        }
+    }
+    let store = Store::connect(&settings.database, settings.pool)
+        .await
+        .with_context(|| format!("connecting to {:?}", settings.database))?;
+    if settings.seed_demo {
+        demo::seed(&store, time::OffsetDateTime::now_utc())
+            .await
+            .context("seeding the demo data")?;
+        embedded::ensure_demo_objects(&settings.local_storage_dir)
+            .context("creating the demo objects")?;
+    }
+    Ok(store)
+}
+
+impl Application {
+    /// Prepares the database, then binds `settings.bind` (port 0: any free port).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let store = prepare_store(settings).await?;
+        let secret = embedded::jwt_secret(settings)?;
+        Self::with_store(settings, store, &secret)
+    }
+
+    /// Binds a server over an already prepared store.
+    pub fn with_store(
+        settings: &Settings,
+        store: Store,
+        jwt_secret: &SecretString,
+    ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(store);
+        let state = web::Data::new(AppState {
+            jwt: JwtKeys::new(jwt_secret).context("JWT_SECRET")?,
+            auth: AuthService::new(store.clone(), clock.clone(), settings.auth_cache_ttl),
+            favorites: FavoritesService::new(store, clock),
+        });
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(json_config())
+                .app_data(query_config())
+                .app_data(path_config())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .wrap(from_fn(log_requests))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            addr,
+            server: server.run(),
+            state,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The token keys (to print a demo token).
+    pub fn jwt(&self) -> &JwtKeys {
+        &self.state.jwt
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops gracefully: no new connections,
+    /// requests in flight finish (up to 10 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down gracefully");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+
+    /// Serves until the returned future is dropped or the process ends (tests).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|e, _req: &HttpRequest| {
+            match e {
+                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                    ApiError::PayloadTooLarge
+                }
+                JsonPayloadError::ContentType => ApiError::InvalidRequest(
+                    "Content-Type 必须是 application/json".into(),
+                ),
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::InvalidRequest(format!("请求体不是有效的 JSON（第 {} 行第 {} 列）", e.line(), e.column()))
+                }
+                _ => ApiError::InvalidRequest("请求体无法读取".into()),
+            }
+            .into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|e, _req: &HttpRequest| {
+        let QueryPayloadError::Deserialize(_) = e else {
+            return ApiError::InvalidRequest("查询参数无效".into()).into();
+        };
+        ApiError::InvalidRequest("查询参数无效".into()).into()
+    })
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_e: PathError, _req: &HttpRequest| {
+        ApiError::InvalidRequest("路径参数无效".into()).into()
+    })
+}
