@@ -97,14 +97,14 @@ impl Default for PoolOptions {
     }
 }
 
-/// How long an SQLite statement waits for another connection's write lock.
-pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
-
-/// Statements run on every new SQLite connection.
-pub(crate) fn sqlite_pragmas() -> String {
+/// Statements run on every new SQLite connection. `busy_timeout` is how long a statement
+/// waits for another connection's write lock: the pool's own wait bound, so that one
+/// setting bounds how long a request can wait on the database.
+pub(crate) fn sqlite_pragmas(busy_timeout: Duration) -> String {
     format!(
-        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        busy_timeout.as_millis()
     )
 }
 
@@ -166,6 +166,28 @@ macro_rules! build_pool {
     };
 }
 
+/// Runs `$call` (an async expression over `$store`) as its own task, with the named
+/// arguments cloned in, and waits for it.
+///
+/// Every store operation goes through this, so that a request future dropped half-way
+/// (a client that disconnects, a sibling extractor that fails) never cancels a database
+/// operation in flight: the operation finishes on its own, and its effects are complete
+/// or absent, never cut off. (It also keeps the SQLite wrapper's blocking task from
+/// being cancelled on a single-threaded runtime, which that wrapper does not allow.)
+macro_rules! detached {
+    ($self:ident as $store:ident, ($($arg:ident),*) => $call:expr) => {{
+        $(let $arg = $arg.to_owned();)*
+        let $store = $self.clone();
+        tokio::spawn(async move {
+            $(let $arg = &$arg;)*
+            $call.await
+        })
+        .await
+        .map_err(|e| soundshelf_ports::StoreError::Internal(Box::new(e)))?
+    }};
+}
+pub(crate) use detached;
+
 impl Store {
     /// Opens a pool on `config`. The first connection is opened at once, so a database that
     /// cannot be reached is reported here rather than on the first request.
@@ -187,10 +209,11 @@ impl Store {
             }
             DbConfig::Sqlite { path } => {
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
-                manager_config.custom_setup = Box::new(|url| {
+                let busy_timeout = options.timeout;
+                manager_config.custom_setup = Box::new(move |url| {
                     Box::pin(async move {
                         let mut conn = SqliteConn::establish(url).await?;
-                        conn.batch_execute(&sqlite_pragmas())
+                        conn.batch_execute(&sqlite_pragmas(busy_timeout))
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)

@@ -9,9 +9,22 @@ pub(crate) fn query_error(e: DieselError) -> StoreError {
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Conflict,
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _)
         | DieselError::BrokenTransactionManager => StoreError::Unavailable(Box::new(e)),
+        // SQLite's busy timeout ran out, or MySQL's lock wait did: contention, worth a retry.
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+            if is_lock_timeout(info.message()) =>
+        {
+            StoreError::Unavailable(Box::new(e))
+        }
         other => StoreError::Internal(Box::new(other)),
     }
+}
+
+fn is_lock_timeout(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database table is locked")
+        || message.contains("Lock wait timeout exceeded")
 }
 
 /// A failure to get a pooled connection: the database is unreachable or saturated.

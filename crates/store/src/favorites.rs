@@ -12,7 +12,7 @@ use soundshelf_domain::{
 use soundshelf_ports::{FavoritePage, FavoriteStore, StoreError};
 use time::PrimitiveDateTime;
 
-use crate::database::{Store, with_conn};
+use crate::database::{Store, detached, with_conn};
 use crate::error::{corrupt, query_error};
 use crate::schema::user_favorites as uf;
 
@@ -78,7 +78,34 @@ macro_rules! filtered {
 
 #[async_trait]
 impl FavoriteStore for Store {
-    async fn insert(&self, f: &Favorite) -> Result<(), StoreError> {
+    async fn insert(&self, favorite: &Favorite) -> Result<(), StoreError> {
+        detached!(self as store, (favorite) => store.insert_favorite(favorite))
+    }
+
+    async fn delete(&self, user: &UserId, id: &FavoriteId) -> Result<bool, StoreError> {
+        detached!(self as store, (user, id) => store.delete_favorite(user, id))
+    }
+
+    async fn delete_by_item(&self, user: &UserId, item: &ItemId) -> Result<bool, StoreError> {
+        detached!(self as store, (user, item) => store.delete_favorite_by_item(user, item))
+    }
+
+    async fn list(
+        &self,
+        user: &UserId,
+        filter: &FavoriteFilter,
+        page: &PageRequest,
+    ) -> Result<FavoritePage, StoreError> {
+        detached!(self as store, (user, filter, page) => store.list_favorites(user, filter, page))
+    }
+
+    async fn contains(&self, user: &UserId, items: &[ItemId]) -> Result<Vec<ItemId>, StoreError> {
+        detached!(self as store, (user, items) => store.favorites_among(user, items))
+    }
+}
+
+impl Store {
+    async fn insert_favorite(&self, f: &Favorite) -> Result<(), StoreError> {
         let row = NewFavoriteRow {
             id: f.id.to_string(),
             user_id: f.user_id.as_str(),
@@ -99,7 +126,7 @@ impl FavoriteStore for Store {
         Ok(())
     }
 
-    async fn delete(&self, user: &UserId, id: &FavoriteId) -> Result<bool, StoreError> {
+    async fn delete_favorite(&self, user: &UserId, id: &FavoriteId) -> Result<bool, StoreError> {
         let id = id.to_string();
         let n = with_conn!(self, conn => {
             diesel::delete(
@@ -114,7 +141,11 @@ impl FavoriteStore for Store {
         Ok(n > 0)
     }
 
-    async fn delete_by_item(&self, user: &UserId, item: &ItemId) -> Result<bool, StoreError> {
+    async fn delete_favorite_by_item(
+        &self,
+        user: &UserId,
+        item: &ItemId,
+    ) -> Result<bool, StoreError> {
         let n = with_conn!(self, conn => {
             diesel::delete(
                 uf::table
@@ -128,7 +159,7 @@ impl FavoriteStore for Store {
         Ok(n > 0)
     }
 
-    async fn list(
+    async fn list_favorites(
         &self,
         user: &UserId,
         filter: &FavoriteFilter,
@@ -175,7 +206,11 @@ impl FavoriteStore for Store {
         })
     }
 
-    async fn contains(&self, user: &UserId, items: &[ItemId]) -> Result<Vec<ItemId>, StoreError> {
+    async fn favorites_among(
+        &self,
+        user: &UserId,
+        items: &[ItemId],
+    ) -> Result<Vec<ItemId>, StoreError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }

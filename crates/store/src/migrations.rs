@@ -68,7 +68,8 @@ async fn migrate(config: &DbConfig, dir: Direction) -> Result<Vec<String>, Migra
             }
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| MigrationError::Connect(e.to_string()))?;
-            conn.batch_execute(&sqlite_pragmas()).map_err(run_err)?;
+            conn.batch_execute(&sqlite_pragmas(std::time::Duration::from_secs(30)))
+                .map_err(run_err)?;
             apply(&mut conn, SQLITE_MIGRATIONS, dir)
         }
     })

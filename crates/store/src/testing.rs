@@ -16,6 +16,56 @@ pub fn mysql_server_url() -> String {
         .to_owned()
 }
 
+/// Runs raw SQL on `config`'s database, outside the store (to set up states the API
+/// cannot create, such as corrupt rows).
+pub async fn execute_sql(config: &DbConfig, sql: &str) {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let result = match config {
+        DbConfig::Mysql { url } => {
+            let mut conn = diesel_async::AsyncMysqlConnection::establish(url)
+                .await
+                .unwrap_or_else(|e| panic!("connect: {e}"));
+            conn.batch_execute(sql).await
+        }
+        DbConfig::Sqlite { path } => {
+            let mut conn = crate::database::SqliteConn::establish(&path.to_string_lossy())
+                .await
+                .unwrap_or_else(|e| panic!("connect: {e}"));
+            conn.batch_execute(sql).await
+        }
+    };
+    result.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Holds SQLite's write lock (an open `BEGIN EXCLUSIVE`) until dropped.
+pub struct SqliteWriteLock(diesel::SqliteConnection);
+
+impl std::fmt::Debug for SqliteWriteLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriteLock")
+    }
+}
+
+impl SqliteWriteLock {
+    /// Takes the write lock of the database file at `path`.
+    pub fn take(path: &std::path::Path) -> Self {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        conn.batch_execute("BEGIN EXCLUSIVE")
+            .unwrap_or_else(|e| panic!("lock: {e}"));
+        Self(conn)
+    }
+}
+
+impl Drop for SqliteWriteLock {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        let _ = self.0.batch_execute("ROLLBACK");
+    }
+}
+
 /// A database that exists only for one test.
 #[derive(Debug)]
 pub struct TestDb {

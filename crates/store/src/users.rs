@@ -7,7 +7,7 @@ use soundshelf_domain::{Plan, Role, User, UserId, UserStatus};
 use soundshelf_ports::{StoreError, UserStore};
 use time::PrimitiveDateTime;
 
-use crate::database::{Store, with_conn};
+use crate::database::{Store, detached, with_conn};
 use crate::error::{corrupt, query_error};
 use crate::schema::users;
 
@@ -68,6 +68,12 @@ impl NewUserRow {
 #[async_trait]
 impl UserStore for Store {
     async fn find_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        detached!(self as store, (id) => store.user_by_id(id))
+    }
+}
+
+impl Store {
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = with_conn!(self, conn => {
             users::table
                 .find(id.as_str())
@@ -79,9 +85,7 @@ impl UserStore for Store {
         });
         row.map(UserRow::into_domain).transpose()
     }
-}
 
-impl Store {
     /// Creates `user`; `Conflict` when the id is taken.
     pub async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let row = NewUserRow::from_domain(user);
