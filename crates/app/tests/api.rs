@@ -370,7 +370,7 @@ async fn list_filters_searches_and_counts(backend: Backend) {
     assert_eq!(count("_").await, 1, "_ is literal");
     assert_eq!(count("r_x").await, 0, "_ matches only itself");
     assert_eq!(count("r_s").await, 1);
-    assert_eq!(count("o").await, 3);
+    assert_eq!(count("O").await, 2);
     let (_, none) = app.get("/api/favorites?search=o&type=assessment", "user_free").await;
     assert_eq!(none["total"], 0);
 }
