@@ -1,1 +1,80 @@
-fn main() {}
+//! Developer and operator tasks: `cargo xtask migrate | seed | token`.
+//!
+//! Each task calls the server's own library functions and honours the same environment
+//! (`DATABASE_URL`, `DATA_DIR`, `JWT_SECRET`, … and a `.env` file), so no external tool is
+//! needed and the tasks cannot drift from what the server does.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use soundshelf_app::auth::JwtKeys;
+use soundshelf_app::config::{DataSettings, Settings};
+use soundshelf_app::{embedded, startup};
+use soundshelf_domain::UserId;
+use soundshelf_domain::settings::parse_duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "soundshelf development tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Create the database if needed and apply pending migrations.
+    Migrate,
+    /// Migrate, then write the demo users, catalogue and stored objects into an empty database.
+    Seed,
+    /// Print a JWT for a user, signed with the configured secret.
+    Token {
+        /// The user id (claim `sub`).
+        user_id: String,
+        /// How long the token is valid: 90s, 30m, 6h, 7d.
+        #[arg(long, default_value = "1h", value_parser = ttl)]
+        ttl: Duration,
+    },
+}
+
+fn ttl(raw: &str) -> Result<Duration, String> {
+    parse_duration(raw).ok_or_else(|| "expected a duration like 90s, 30m, 6h or 7d".to_owned())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        return Err(e).context("reading .env");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.task {
+            Task::Migrate => {
+                let data = DataSettings::from_env()?;
+                let applied = startup::migrate(&data).await?;
+                println!("{} migration(s) applied", applied.len());
+            }
+            Task::Seed => {
+                let data = DataSettings::from_env()?;
+                startup::migrate(&data).await?;
+                let store = startup::connect(&data).await?;
+                let outcome = startup::seed_demo(&data, &store).await?;
+                println!(
+                    "{outcome:?}; demo objects in {}",
+                    data.local_storage_dir.display()
+                );
+            }
+            Task::Token { user_id, ttl } => {
+                let settings = Settings::from_env()?;
+                let user = UserId::parse(&user_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let keys = JwtKeys::new(&embedded::jwt_secret(&settings)?)?;
+                println!("{}", keys.mint(&user, ttl)?);
+            }
+        }
+        Ok(())
+    })
+}

@@ -42,17 +42,71 @@ pub enum LogFormat {
     Json,
 }
 
+/// The part of the settings that says where data lives: all that `migrate` and `seed`
+/// need (they need no JWT secret).
+#[derive(Debug, Clone)]
+pub struct DataSettings {
+    /// The database.
+    pub database: DbConfig,
+    /// True when no database was configured: the embedded default.
+    pub embedded: bool,
+    /// Where the embedded default keeps its files.
+    pub data_dir: PathBuf,
+    /// Where the local storage backend keeps objects.
+    pub local_storage_dir: PathBuf,
+    /// Database pool size and wait bound.
+    pub pool: PoolOptions,
+}
+
+impl DataSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads `DATABASE_URL` (or `DB_HOST` …), `DATA_DIR`, `LOCAL_STORAGE_DIR`,
+    /// `DB_POOL_SIZE` and `DB_TIMEOUT` through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let (database, embedded) = database(&get, &data_dir)?;
+        let local_storage_dir = get("LOCAL_STORAGE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("storage"));
+        let defaults = PoolOptions::default();
+        let pool = PoolOptions {
+            max_size: match get("DB_POOL_SIZE") {
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad("DB_POOL_SIZE", "must be an integer from 1 to 1000"))?,
+                None => defaults.max_size,
+            },
+            timeout: duration(&get, "DB_TIMEOUT", defaults.timeout)?,
+        };
+        if pool.timeout.is_zero() {
+            return Err(bad("DB_TIMEOUT", "must be longer than zero"));
+        }
+        Ok(Self {
+            database,
+            embedded,
+            data_dir,
+            local_storage_dir,
+            pool,
+        })
+    }
+}
+
 /// Everything the server is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Where to listen (`BIND`, default `127.0.0.1:3000`).
     pub bind: SocketAddr,
-    /// The database (`DATABASE_URL`, or `DB_HOST` …; none: SQLite in `data_dir`).
-    pub database: DbConfig,
-    /// True when no database was configured: the embedded default.
-    pub embedded: bool,
-    /// Where the embedded default keeps its files (`DATA_DIR`, default `./data`).
-    pub data_dir: PathBuf,
+    /// Where data lives: the database (`DATABASE_URL`, or `DB_HOST` …; none: SQLite in
+    /// `DATA_DIR`, default `./data`), local storage (`LOCAL_STORAGE_DIR`, default
+    /// `{DATA_DIR}/storage`) and the pool (`DB_POOL_SIZE`, `DB_TIMEOUT`).
+    pub data: DataSettings,
     /// `JWT_SECRET`; `None` only on the embedded default, which keeps one in `data_dir`.
     pub jwt_secret: Option<SecretString>,
     /// The URL clients reach the server at (`PUBLIC_BASE_URL`, default `http://{BIND}`).
@@ -67,10 +121,6 @@ pub struct Settings {
     pub auto_migrate: bool,
     /// Seed the demo data into an empty database (`SEED_DEMO`; default true on the embedded default).
     pub seed_demo: bool,
-    /// Where the local storage backend keeps objects (`LOCAL_STORAGE_DIR`, default `{data_dir}/storage`).
-    pub local_storage_dir: PathBuf,
-    /// Database pool size and wait bound (`DB_POOL_SIZE`, `DB_TIMEOUT`).
-    pub pool: PoolOptions,
     /// How long a user's status is cached (`AUTH_CACHE_TTL`, default and maximum `30s`).
     pub auth_cache_ttl: Duration,
     /// HTTP worker threads (`WORKERS`, default: one per core).
@@ -94,8 +144,8 @@ impl Settings {
                 .map_err(|_| bad("BIND", "must be an address and port, like 127.0.0.1:3000"))?,
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
-        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
-        let (database, embedded) = database(&get, &data_dir)?;
+        let data = DataSettings::from_lookup(get)?;
+        let embedded = data.embedded;
 
         let jwt_secret = match get("JWT_SECRET") {
             Some(s) if s.len() < MIN_JWT_SECRET_BYTES => {
@@ -118,7 +168,12 @@ impl Settings {
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
                 u.trim_end_matches('/').to_owned()
             }
-            Some(_) => return Err(bad("PUBLIC_BASE_URL", "must start with http:// or https://")),
+            Some(_) => {
+                return Err(bad(
+                    "PUBLIC_BASE_URL",
+                    "must start with http:// or https://",
+                ));
+            }
             None => format!("http://{bind}"),
         };
         let app_timezone = match get("APP_TIMEZONE") {
@@ -127,8 +182,12 @@ impl Settings {
             None => UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC),
         };
         let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
-        tracing_subscriber::EnvFilter::try_new(&log_level)
-            .map_err(|_| bad("LOG_LEVEL", "must be a level (error, warn, info, debug, trace) or a filter"))?;
+        tracing_subscriber::EnvFilter::try_new(&log_level).map_err(|_| {
+            bad(
+                "LOG_LEVEL",
+                "must be a level (error, warn, info, debug, trace) or a filter",
+            )
+        })?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -136,25 +195,6 @@ impl Settings {
         };
         let auto_migrate = boolean(&get, "AUTO_MIGRATE", embedded)?;
         let seed_demo = boolean(&get, "SEED_DEMO", embedded)?;
-        let local_storage_dir = get("LOCAL_STORAGE_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| data_dir.join("storage"));
-
-        let defaults = PoolOptions::default();
-        let pool = PoolOptions {
-            max_size: match get("DB_POOL_SIZE") {
-                Some(v) => v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| bad("DB_POOL_SIZE", "must be an integer from 1 to 1000"))?,
-                None => defaults.max_size,
-            },
-            timeout: duration(&get, "DB_TIMEOUT", defaults.timeout)?,
-        };
-        if pool.timeout.is_zero() {
-            return Err(bad("DB_TIMEOUT", "must be longer than zero"));
-        }
         let auth_cache_ttl = duration(&get, "AUTH_CACHE_TTL", MAX_AUTH_CACHE_TTL)?;
         if auth_cache_ttl > MAX_AUTH_CACHE_TTL {
             return Err(bad("AUTH_CACHE_TTL", "must be at most 30s"));
@@ -171,9 +211,7 @@ impl Settings {
 
         Ok(Self {
             bind,
-            database,
-            embedded,
-            data_dir,
+            data,
             jwt_secret,
             public_base_url,
             app_timezone,
@@ -181,8 +219,6 @@ impl Settings {
             log_format,
             auto_migrate,
             seed_demo,
-            local_storage_dir,
-            pool,
             auth_cache_ttl,
             workers,
         })
@@ -209,8 +245,9 @@ fn duration(
 ) -> Result<Duration, ConfigError> {
     match get(var) {
         None => Ok(default),
-        Some(v) => parse_duration(&v)
-            .ok_or_else(|| bad(var, "must be a duration like 90s, 30m, 6h or 7d")),
+        Some(v) => {
+            parse_duration(&v).ok_or_else(|| bad(var, "must be a duration like 90s, 30m, 6h or 7d"))
+        }
     }
 }
 
@@ -299,13 +336,13 @@ mod tests {
     #[test]
     fn nothing_set_is_the_embedded_default() {
         let s = settings(&[]).unwrap();
-        assert!(s.embedded);
+        assert!(s.data.embedded);
         assert!(s.auto_migrate && s.seed_demo);
         assert!(s.jwt_secret.is_none());
         assert_eq!(s.bind.to_string(), "127.0.0.1:3000");
         assert_eq!(s.public_base_url, "http://127.0.0.1:3000");
         assert_eq!(s.app_timezone.whole_hours(), 8);
-        assert!(matches!(s.database, DbConfig::Sqlite { .. }));
+        assert!(matches!(s.data.database, DbConfig::Sqlite { .. }));
         assert_eq!(s.auth_cache_ttl, Duration::from_secs(30));
     }
 
@@ -314,7 +351,7 @@ mod tests {
         let url = ("DATABASE_URL", "mysql://root@127.0.0.1:3306/app");
         assert_eq!(settings(&[url]).unwrap_err().var, "JWT_SECRET");
         let s = settings(&[url, ("JWT_SECRET", SECRET)]).unwrap();
-        assert!(!s.embedded && !s.auto_migrate && !s.seed_demo);
+        assert!(!s.data.embedded && !s.auto_migrate && !s.seed_demo);
     }
 
     #[test]
@@ -327,7 +364,7 @@ mod tests {
             ("JWT_SECRET", SECRET),
         ])
         .unwrap();
-        let DbConfig::Mysql { url } = &s.database else {
+        let DbConfig::Mysql { url } = &s.data.database else {
             panic!("mysql expected")
         };
         assert_eq!(url, "mysql://app%20user:p%40ss%3Aw%2Frd@db:3306/app");

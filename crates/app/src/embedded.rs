@@ -22,12 +22,16 @@ pub fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     if let Some(secret) = &settings.jwt_secret {
         return Ok(secret.clone());
     }
-    let path = settings.data_dir.join(JWT_SECRET_FILE);
+    let data_dir = &settings.data.data_dir;
+    let path = data_dir.join(JWT_SECRET_FILE);
     match fs::read_to_string(&path) {
         Ok(text) if text.trim().len() >= crate::config::MIN_JWT_SECRET_BYTES => {
             return Ok(SecretString::from(text.trim().to_owned()));
         }
-        Ok(_) => anyhow::bail!("{} is too short; delete it to make a new one", path.display()),
+        Ok(_) => anyhow::bail!(
+            "{} is too short; delete it to make a new one",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -36,8 +40,7 @@ pub fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
         .fill(&mut bytes)
         .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
     let secret = URL_SAFE_NO_PAD.encode(bytes);
-    fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     write_private(&path, secret.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated a new JWT secret");
@@ -70,7 +73,8 @@ pub fn ensure_demo_objects(storage_dir: &Path) -> anyhow::Result<usize> {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
-        let file = fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let file =
+            fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         file.set_len(size)
             .with_context(|| format!("sizing {}", path.display()))?;
         created += 1;
@@ -87,7 +91,7 @@ mod tests {
     fn the_generated_secret_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::from_lookup(|_| None).unwrap();
-        settings.data_dir = dir.path().join("data");
+        settings.data.data_dir = dir.path().join("data");
         let first = jwt_secret(&settings).unwrap();
         let again = jwt_secret(&settings).unwrap();
         assert_eq!(first.expose_secret(), again.expose_secret());
@@ -95,7 +99,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(settings.data_dir.join(JWT_SECRET_FILE))
+            let mode = fs::metadata(settings.data.data_dir.join(JWT_SECRET_FILE))
                 .unwrap()
                 .permissions()
                 .mode();

@@ -8,7 +8,11 @@ use soundshelf_app::{Application, Settings, telemetry};
 use soundshelf_domain::UserId;
 
 #[derive(Debug, Parser)]
-#[command(name = "soundshelf", version, about = "Favorites and downloads server of a music-therapy mini-program")]
+#[command(
+    name = "soundshelf",
+    version,
+    about = "Favorites and downloads server of a music-therapy mini-program"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -36,7 +40,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -61,7 +68,7 @@ fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(&settings).await?;
     let base = format!("http://{}", app.addr());
-    tracing::info!(addr = %app.addr(), database = ?settings.database, "soundshelf listening");
+    tracing::info!(addr = %app.addr(), database = ?settings.data.database, "soundshelf listening");
     println!("soundshelf is listening on {base}");
     if settings.seed_demo {
         let user = UserId::parse("user_free")?;

@@ -14,7 +14,7 @@ use soundshelf_service::{AuthService, FavoritesService};
 use soundshelf_store::{DbConfig, Store, demo, migrations};
 
 use crate::auth::JwtKeys;
-use crate::config::Settings;
+use crate::config::{DataSettings, Settings};
 use crate::embedded;
 use crate::error::ApiError;
 use crate::routes;
@@ -33,34 +33,53 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
+}
+
+/// Creates the MySQL database when missing, then applies pending migrations.
+pub async fn migrate(data: &DataSettings) -> anyhow::Result<Vec<String>> {
+    if let DbConfig::Mysql { url } = &data.database {
+        migrations::create_database_if_missing(url)
+            .await
+            .context("creating the database")?;
+    }
+    let applied = migrations::run_pending(&data.database)
+        .await
+        .context("migrating the database")?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    Ok(applied)
+}
+
+/// Opens the pool on the configured database.
+pub async fn connect(data: &DataSettings) -> anyhow::Result<Store> {
+    Store::connect(&data.database, data.pool)
+        .await
+        .with_context(|| format!("connecting to {:?}", data.database))
+}
+
+/// Seeds the demo data into an empty database and makes the demo objects exist in
+/// local storage.
+pub async fn seed_demo(data: &DataSettings, store: &Store) -> anyhow::Result<demo::SeedOutcome> {
+    let outcome = demo::seed(store, time::OffsetDateTime::now_utc())
+        .await
+        .context("seeding the demo data")?;
+    embedded::ensure_demo_objects(&data.local_storage_dir).context("creating the demo objects")?;
+    Ok(outcome)
 }
 
 /// Migrates (when `AUTO_MIGRATE`), connects, and seeds the demo data (when `SEED_DEMO`).
 pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
     if settings.auto_migrate {
-        if let DbConfig::Mysql { url } = &settings.database {
-            migrations::create_database_if_missing(url)
-                .await
-                .context("creating the database")?;
-        }
-        let applied = migrations::run_pending(&settings.database)
-            .await
-            .context("migrating the database")?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "migrations applied");
-        }
+        migrate(&settings.data).await?;
     }
-    let store = Store::connect(&settings.database, settings.pool)
-        .await
-        .with_context(|| format!("connecting to {:?}", settings.database))?;
+    let store = connect(&settings.data).await?;
     if settings.seed_demo {
-        demo::seed(&store, time::OffsetDateTime::now_utc())
-            .await
-            .context("seeding the demo data")?;
-        embedded::ensure_demo_objects(&settings.local_storage_dir)
-            .context("creating the demo objects")?;
+        seed_demo(&settings.data, &store).await?;
     }
     Ok(store)
 }
@@ -175,15 +194,16 @@ fn json_config() -> web::JsonConfig {
         .limit(MAX_BODY_BYTES)
         .error_handler(|e, _req: &HttpRequest| {
             match e {
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                    ApiError::PayloadTooLarge
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                JsonPayloadError::ContentType => {
+                    ApiError::InvalidRequest("Content-Type 必须是 application/json".into())
                 }
-                JsonPayloadError::ContentType => ApiError::InvalidRequest(
-                    "Content-Type 必须是 application/json".into(),
-                ),
-                JsonPayloadError::Deserialize(e) => {
-                    ApiError::InvalidRequest(format!("请求体不是有效的 JSON（第 {} 行第 {} 列）", e.line(), e.column()))
-                }
+                JsonPayloadError::Deserialize(e) => ApiError::InvalidRequest(format!(
+                    "请求体不是有效的 JSON（第 {} 行第 {} 列）",
+                    e.line(),
+                    e.column()
+                )),
                 _ => ApiError::InvalidRequest("请求体无法读取".into()),
             }
             .into()

@@ -90,7 +90,11 @@ mod tests {
         let keys: Vec<String> = Quality::ALL.iter().map(|q| object_key(&id, *q)).collect();
         assert_eq!(
             keys,
-            ["music/m-1_128k.mp3", "music/m-1_320k.mp3", "music/m-1_flac.flac"]
+            [
+                "music/m-1_128k.mp3",
+                "music/m-1_320k.mp3",
+                "music/m-1_flac.flac"
+            ]
         );
         assert_eq!(Quality::parse(None).unwrap(), Quality::Standard);
         for q in Quality::ALL {

@@ -9,8 +9,8 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::ids::{FavoriteId, ItemId, UserId};
 use crate::ValidationError;
+use crate::ids::{FavoriteId, ItemId, UserId};
 
 /// The largest `item_data`, in bytes of its compact JSON.
 pub const MAX_ITEM_DATA_BYTES: usize = 8 * 1024;
@@ -102,10 +102,7 @@ impl ItemData {
         let text = |key: &str, max: usize, required: bool| -> Result<(), ValidationError> {
             match object.get(key) {
                 None | Some(Value::Null) if !required => Ok(()),
-                None | Some(Value::Null) => Err(ValidationError::new(
-                    FIELD,
-                    format!("缺少 {key}"),
-                )),
+                None | Some(Value::Null) => Err(ValidationError::new(FIELD, format!("缺少 {key}"))),
                 Some(Value::String(s)) if s.chars().count() > max => Err(ValidationError::new(
                     FIELD,
                     format!("{key} 不能超过 {max} 个字符"),
@@ -400,8 +397,7 @@ impl ItemIdList {
             .ok_or_else(|| ValidationError::new("item_ids", "缺少必要参数"))?;
         let mut ids: Vec<ItemId> = Vec::new();
         for part in raw.split(',') {
-            let id = ItemId::parse(part)
-                .map_err(|e| ValidationError::new("item_ids", e.reason))?;
+            let id = ItemId::parse(part).map_err(|e| ValidationError::new("item_ids", e.reason))?;
             if !ids.contains(&id) {
                 ids.push(id);
             }
@@ -516,7 +512,11 @@ mod tests {
         assert_eq!(Limit::parse(Some("1")).unwrap().get(), 1);
         assert_eq!(Limit::parse(Some("100")).unwrap().get(), 100);
         for bad in ["0", "101", "abc", "-1", "", "1.5", " 5"] {
-            assert_eq!(Limit::parse(Some(bad)).unwrap_err().field, "limit", "{bad:?}");
+            assert_eq!(
+                Limit::parse(Some(bad)).unwrap_err().field,
+                "limit",
+                "{bad:?}"
+            );
         }
     }
 
@@ -524,7 +524,10 @@ mod tests {
     fn pages() {
         let p = PageRequest::parse(None, None, None).unwrap();
         assert_eq!(p.start, PageStart::Offset(0));
-        assert_eq!(PageRequest::parse(None, Some("7"), None).unwrap().offset(), 7);
+        assert_eq!(
+            PageRequest::parse(None, Some("7"), None).unwrap().offset(),
+            7
+        );
         for bad in ["-1", "x", "1e3", "99999999999999999999"] {
             assert_eq!(
                 PageRequest::parse(None, Some(bad), None).unwrap_err().field,
@@ -532,7 +535,9 @@ mod tests {
             );
         }
         assert_eq!(
-            PageRequest::parse(None, Some("0"), Some("abc")).unwrap_err().field,
+            PageRequest::parse(None, Some("0"), Some("abc"))
+                .unwrap_err()
+                .field,
             "cursor"
         );
     }
@@ -553,9 +558,18 @@ mod tests {
     fn search_terms() {
         assert_eq!(SearchTerm::parse(None).unwrap(), None);
         assert_eq!(SearchTerm::parse(Some("  ")).unwrap(), None);
-        assert_eq!(SearchTerm::parse(Some("Deep")).unwrap().unwrap().key(), "deep");
-        assert_eq!(SearchTerm::parse(Some("放松😀")).unwrap().unwrap().key(), "放松😀");
-        assert_eq!(SearchTerm::parse(Some("ÉTÉ")).unwrap().unwrap().key(), "été");
+        assert_eq!(
+            SearchTerm::parse(Some("Deep")).unwrap().unwrap().key(),
+            "deep"
+        );
+        assert_eq!(
+            SearchTerm::parse(Some("放松😀")).unwrap().unwrap().key(),
+            "放松😀"
+        );
+        assert_eq!(
+            SearchTerm::parse(Some("ÉTÉ")).unwrap().unwrap().key(),
+            "été"
+        );
         assert!(SearchTerm::parse(Some(&"x".repeat(101))).is_err());
     }
 

@@ -21,12 +21,11 @@ pub mod settings;
 pub mod time;
 pub mod users;
 
+pub use catalog::Quality;
 pub use error::ValidationError;
 pub use favorites::{
     Cursor, Favorite, FavoriteFilter, ItemData, ItemIdList, ItemType, Limit, PageRequest,
-    PageStart,
-    SearchTerm,
+    PageStart, SearchTerm,
 };
-pub use catalog::Quality;
 pub use ids::{CatalogId, FavoriteId, ItemId, UserId};
 pub use users::{Plan, Role, User, UserStatus};

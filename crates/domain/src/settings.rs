@@ -59,11 +59,34 @@ mod tests {
 
     #[test]
     fn durations() {
-        let ok = [("90s", 90), ("30m", 1_800), ("6h", 21_600), ("7d", 604_800), ("0s", 0)];
+        let ok = [
+            ("90s", 90),
+            ("30m", 1_800),
+            ("6h", 21_600),
+            ("7d", 604_800),
+            ("0s", 0),
+        ];
         for (raw, secs) in ok {
-            assert_eq!(parse_duration(raw), Some(Duration::from_secs(secs)), "{raw}");
+            assert_eq!(
+                parse_duration(raw),
+                Some(Duration::from_secs(secs)),
+                "{raw}"
+            );
         }
-        for bad in ["", "s", "6", "6H", "1.5h", "-1h", "+1h", " 1h", "1h ", "1w", "１h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "s",
+            "6",
+            "6H",
+            "1.5h",
+            "-1h",
+            "+1h",
+            " 1h",
+            "1h ",
+            "1w",
+            "１h",
+            "99999999999999999999d",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
     }
@@ -73,7 +96,16 @@ mod tests {
         assert_eq!(parse_utc_offset("+08:00").unwrap().whole_hours(), 8);
         assert_eq!(parse_utc_offset("-05:30").unwrap().whole_minutes(), -330);
         assert_eq!(parse_utc_offset("Z"), Some(UtcOffset::UTC));
-        for bad in ["", "8", "+8:00", "+08", "+24:00", "+08:60", "Asia/Shanghai", "+08:00:00"] {
+        for bad in [
+            "",
+            "8",
+            "+8:00",
+            "+08",
+            "+24:00",
+            "+08:60",
+            "Asia/Shanghai",
+            "+08:00:00",
+        ] {
             assert_eq!(parse_utc_offset(bad), None, "{bad:?}");
         }
     }

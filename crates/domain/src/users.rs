@@ -3,8 +3,8 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::ids::UserId;
 use crate::ValidationError;
+use crate::ids::UserId;
 
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {

@@ -5,9 +5,7 @@
 //! use-case tests.
 
 use async_trait::async_trait;
-use soundshelf_domain::{
-    Favorite, FavoriteFilter, FavoriteId, ItemId, PageRequest, User, UserId,
-};
+use soundshelf_domain::{Favorite, FavoriteFilter, FavoriteId, ItemId, PageRequest, User, UserId};
 use time::OffsetDateTime;
 
 /// A boxed error from an adapter's own world, kept as the source of a port error.

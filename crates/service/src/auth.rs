@@ -156,20 +156,32 @@ mod tests {
         svc.active_user(&id).await.unwrap();
         // After the TTL the store is asked again and the disabled status takes effect.
         clock.0.store(30, Ordering::SeqCst);
-        assert!(matches!(svc.active_user(&id).await, Err(AuthError::Inactive)));
+        assert!(matches!(
+            svc.active_user(&id).await,
+            Err(AuthError::Inactive)
+        ));
     }
 
     #[tokio::test]
     async fn inactive_and_unknown_users_are_refused() {
-        for (found, banned) in [(None, false), (Some(UserStatus::Disabled), true), (Some(UserStatus::Banned), true)] {
+        for (found, banned) in [
+            (None, false),
+            (Some(UserStatus::Disabled), true),
+            (Some(UserStatus::Banned), true),
+        ] {
             let mut store = MockUserStore::new();
             store
                 .expect_find_user()
                 .returning(move |_| Ok(found.map(user)));
             let mut clock = MockClock::new();
-            clock.expect_now().return_const(datetime!(2026-01-01 00:00 UTC));
+            clock
+                .expect_now()
+                .return_const(datetime!(2026-01-01 00:00 UTC));
             let svc = AuthService::new(Arc::new(store), Arc::new(clock), Duration::from_secs(30));
-            let err = svc.active_user(&UserId::parse("u1").unwrap()).await.unwrap_err();
+            let err = svc
+                .active_user(&UserId::parse("u1").unwrap())
+                .await
+                .unwrap_err();
             if banned {
                 assert!(matches!(err, AuthError::Inactive));
             } else {
@@ -186,10 +198,14 @@ mod tests {
             .times(3)
             .returning(|_| Ok(Some(user(UserStatus::Active))));
         let mut clock = MockClock::new();
-        clock.expect_now().return_const(datetime!(2026-01-01 00:00 UTC));
+        clock
+            .expect_now()
+            .return_const(datetime!(2026-01-01 00:00 UTC));
         let svc = AuthService::new(Arc::new(store), Arc::new(clock), Duration::ZERO);
         for _ in 0..3 {
-            svc.active_user(&UserId::parse("u1").unwrap()).await.unwrap();
+            svc.active_user(&UserId::parse("u1").unwrap())
+                .await
+                .unwrap();
         }
     }
 }

@@ -59,8 +59,18 @@ const TRACKS: [(&str, &str, i32); 12] = [
 /// The twelve demo tracks; `music_009` … `music_012` need premium access.
 pub fn tracks() -> Vec<DemoTrack> {
     const IDS: [&str; 12] = [
-        "music_001", "music_002", "music_003", "music_004", "music_005", "music_006",
-        "music_007", "music_008", "music_009", "music_010", "music_011", "music_012",
+        "music_001",
+        "music_002",
+        "music_003",
+        "music_004",
+        "music_005",
+        "music_006",
+        "music_007",
+        "music_008",
+        "music_009",
+        "music_010",
+        "music_011",
+        "music_012",
     ];
     IDS.iter()
         .zip(TRACKS)
@@ -117,9 +127,19 @@ pub fn users(now: OffsetDateTime) -> Vec<User> {
     vec![
         user("user_free", Plan::Free, UserStatus::Active, Role::User),
         user("user_trial", Plan::Trial, UserStatus::Active, Role::User),
-        user("user_premium", Plan::Premium, UserStatus::Active, Role::User),
+        user(
+            "user_premium",
+            Plan::Premium,
+            UserStatus::Active,
+            Role::User,
+        ),
         user("user_vip", Plan::Vip, UserStatus::Active, Role::User),
-        user("user_disabled", Plan::Free, UserStatus::Disabled, Role::User),
+        user(
+            "user_disabled",
+            Plan::Free,
+            UserStatus::Disabled,
+            Role::User,
+        ),
         user("user_admin", Plan::Vip, UserStatus::Active, Role::Admin),
     ]
 }
@@ -203,7 +223,11 @@ pub async fn seed(store: &Store, now: OffsetDateTime) -> Result<SeedOutcome, Sto
         .map_err(query_error)?
     });
     if outcome == SeedOutcome::Seeded {
-        tracing::info!(users = user_rows.len(), tracks = track_rows.len(), "demo data seeded");
+        tracing::info!(
+            users = user_rows.len(),
+            tracks = track_rows.len(),
+            "demo data seeded"
+        );
     }
     Ok(outcome)
 }

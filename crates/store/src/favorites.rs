@@ -65,7 +65,9 @@ struct NewFavoriteRow<'a> {
 /// built for whichever backend the surrounding `with_conn!` arm uses.
 macro_rules! filtered {
     ($user:expr, $filter:expr) => {{
-        let mut q = uf::table.filter(uf::user_id.eq($user.as_str())).into_boxed();
+        let mut q = uf::table
+            .filter(uf::user_id.eq($user.as_str()))
+            .into_boxed();
         if let Some(t) = $filter.item_type {
             q = q.filter(uf::item_type.eq(t.as_str()));
         }

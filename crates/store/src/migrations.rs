@@ -4,11 +4,11 @@
 //! (`AsyncConnectionWrapper` for MySQL, a plain `SqliteConnection` for SQLite), so they
 //! work from any runtime flavour.
 
+use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use diesel_async::AsyncMysqlConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use diesel::connection::SimpleConnection;
 
 use crate::database::{DbConfig, MYSQL_SESSION_SETUP, sqlite_pragmas};
 
@@ -161,7 +161,10 @@ mod tests {
     fn urls_split_into_server_and_database() {
         let t = split_mysql_url("mysql://root:pw@127.0.0.1:3306/app_1?ssl-mode=disabled").unwrap();
         assert_eq!(t.database, "app_1");
-        assert_eq!(t.server_url, "mysql://root:pw@127.0.0.1:3306/?ssl-mode=disabled");
+        assert_eq!(
+            t.server_url,
+            "mysql://root:pw@127.0.0.1:3306/?ssl-mode=disabled"
+        );
         for bad in [
             "127.0.0.1/x",
             "mysql://h",

@@ -100,7 +100,11 @@ impl Store {
     }
 
     /// Sets a user's status (operators; tests).
-    pub async fn set_user_status(&self, id: &UserId, status: UserStatus) -> Result<bool, StoreError> {
+    pub async fn set_user_status(
+        &self,
+        id: &UserId,
+        status: UserStatus,
+    ) -> Result<bool, StoreError> {
         let n = with_conn!(self, conn => {
             diesel::update(users::table.find(id.as_str()))
                 .set(users::status.eq(status.as_str()))

@@ -1,6 +1,11 @@
 //! The store contract: every port method, run against both backends (SQLite on a fresh
 //! temporary file, MariaDB/MySQL on a fresh `test_<random>` database).
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
 use std::collections::HashSet;
 
 use serde_json::json;
@@ -84,7 +89,11 @@ fn search(term: &str) -> FavoriteFilter {
 }
 
 async fn all(store: &Store, user: &str, filter: &FavoriteFilter) -> Vec<Favorite> {
-    store.list(&uid(user), filter, &page(100)).await.unwrap().items
+    store
+        .list(&uid(user), filter, &page(100))
+        .await
+        .unwrap()
+        .items
 }
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
@@ -95,19 +104,36 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     assert_eq!(down.len(), up.len());
     let again = migrations::run_pending(&db.config).await.unwrap();
     assert_eq!(again, up);
-    assert!(migrations::run_pending(&db.config).await.unwrap().is_empty());
+    assert!(
+        migrations::run_pending(&db.config)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The schema is usable after the round trip.
-    let store = Store::connect(&db.config, Default::default()).await.unwrap();
+    let store = Store::connect(&db.config, Default::default())
+        .await
+        .unwrap();
     demo::seed(&store, OffsetDateTime::now_utc()).await.unwrap();
     store
-        .insert(&favorite("user_free", "music_001", "t", OffsetDateTime::now_utc()))
+        .insert(&favorite(
+            "user_free",
+            "music_001",
+            "t",
+            OffsetDateTime::now_utc(),
+        ))
         .await
         .unwrap();
 }
 
 async fn favorites_round_trip_with_cjk_and_emoji(backend: Backend) {
     let (_db, store) = seeded(backend).await;
-    let mut f = favorite("user_free", "music_001", "深度放松冥想音乐 🎵🧘‍♀️", OffsetDateTime::now_utc());
+    let mut f = favorite(
+        "user_free",
+        "music_001",
+        "深度放松冥想音乐 🎵🧘‍♀️",
+        OffsetDateTime::now_utc(),
+    );
     f.item_data = ItemData::parse(json!({
         "title": "深度放松冥想音乐 🎵🧘‍♀️",
         "cover": "/images/封面.jpg",
@@ -120,27 +146,49 @@ async fn favorites_round_trip_with_cjk_and_emoji(backend: Backend) {
     let got = all(&store, "user_free", &FavoriteFilter::default()).await;
     assert_eq!(got, vec![f.clone()]);
     for term in ["冥想", "🎵", "🧘‍♀️", "深度放松冥想音乐 🎵"] {
-        assert_eq!(all(&store, "user_free", &search(term)).await, vec![f.clone()], "{term}");
+        assert_eq!(
+            all(&store, "user_free", &search(term)).await,
+            vec![f.clone()],
+            "{term}"
+        );
     }
     // Under a Unicode collation every emoji weighs the same; this one must not match.
     assert!(all(&store, "user_free", &search("😀")).await.is_empty());
-    assert!(all(&store, "user_free", &search("冥想音乐 🎶")).await.is_empty());
+    assert!(
+        all(&store, "user_free", &search("冥想音乐 🎶"))
+            .await
+            .is_empty()
+    );
 }
 
 async fn duplicates_conflict_per_user(backend: Backend) {
     let (_db, store) = seeded(backend).await;
     let now = OffsetDateTime::now_utc();
-    store.insert(&favorite("user_free", "music_001", "a", now)).await.unwrap();
+    store
+        .insert(&favorite("user_free", "music_001", "a", now))
+        .await
+        .unwrap();
     let err = store
         .insert(&favorite("user_free", "music_001", "b", now))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict), "{err:?}");
     // Ids are case-sensitive: another id, not a duplicate.
-    store.insert(&favorite("user_free", "MUSIC_001", "c", now)).await.unwrap();
+    store
+        .insert(&favorite("user_free", "MUSIC_001", "c", now))
+        .await
+        .unwrap();
     // Another user may favorite the same item.
-    store.insert(&favorite("user_vip", "music_001", "a", now)).await.unwrap();
-    assert_eq!(all(&store, "user_free", &FavoriteFilter::default()).await.len(), 2);
+    store
+        .insert(&favorite("user_vip", "music_001", "a", now))
+        .await
+        .unwrap();
+    assert_eq!(
+        all(&store, "user_free", &FavoriteFilter::default())
+            .await
+            .len(),
+        2
+    );
     assert_eq!(all(&store, "user_free", &search("b")).await.len(), 0);
 }
 
@@ -153,13 +201,31 @@ async fn deletes_touch_only_the_owners_rows(backend: Backend) {
     store.insert(&theirs).await.unwrap();
 
     assert!(!store.delete(&uid("user_free"), &theirs.id).await.unwrap());
-    assert!(!store.delete_by_item(&uid("user_free"), &theirs.item_id).await.unwrap());
-    assert_eq!(all(&store, "user_vip", &FavoriteFilter::default()).await, vec![theirs.clone()]);
+    assert!(
+        !store
+            .delete_by_item(&uid("user_free"), &theirs.item_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        all(&store, "user_vip", &FavoriteFilter::default()).await,
+        vec![theirs.clone()]
+    );
 
     assert!(store.delete(&uid("user_free"), &mine.id).await.unwrap());
     assert!(!store.delete(&uid("user_free"), &mine.id).await.unwrap());
-    assert!(store.delete_by_item(&uid("user_vip"), &theirs.item_id).await.unwrap());
-    assert!(!store.delete_by_item(&uid("user_vip"), &theirs.item_id).await.unwrap());
+    assert!(
+        store
+            .delete_by_item(&uid("user_vip"), &theirs.item_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_by_item(&uid("user_vip"), &theirs.item_id)
+            .await
+            .unwrap()
+    );
 }
 
 async fn lists_are_newest_first_filtered_and_counted(backend: Backend) {
@@ -173,7 +239,12 @@ async fn lists_are_newest_first_filtered_and_counted(backend: Backend) {
     ];
     for (item, minutes) in items {
         store
-            .insert(&favorite("user_free", item, item, t0 + Duration::minutes(minutes)))
+            .insert(&favorite(
+                "user_free",
+                item,
+                item,
+                t0 + Duration::minutes(minutes),
+            ))
             .await
             .unwrap();
     }
@@ -190,7 +261,10 @@ async fn lists_are_newest_first_filtered_and_counted(backend: Backend) {
         limit: Limit::parse(Some("2")).unwrap(),
         start: PageStart::Offset(2),
     };
-    let rest = store.list(&uid("user_free"), &FavoriteFilter::default(), &offset).await.unwrap();
+    let rest = store
+        .list(&uid("user_free"), &FavoriteFilter::default(), &offset)
+        .await
+        .unwrap();
     let ids: Vec<&str> = rest.items.iter().map(|f| f.item_id.as_str()).collect();
     assert_eq!(ids, ["assessment_001", "music_001"]);
     assert!(!rest.has_more);
@@ -199,11 +273,18 @@ async fn lists_are_newest_first_filtered_and_counted(backend: Backend) {
         item_type: Some(ItemType::Music),
         search: None,
     };
-    let got = store.list(&uid("user_free"), &music, &page(10)).await.unwrap();
+    let got = store
+        .list(&uid("user_free"), &music, &page(10))
+        .await
+        .unwrap();
     assert_eq!(got.total, 2);
     assert!(got.items.iter().all(|f| f.item_type == ItemType::Music));
     assert_eq!(
-        store.list(&uid("user_vip"), &FavoriteFilter::default(), &page(10)).await.unwrap().total,
+        store
+            .list(&uid("user_vip"), &FavoriteFilter::default(), &page(10))
+            .await
+            .unwrap()
+            .total,
         0
     );
 }
@@ -218,7 +299,10 @@ async fn search_is_a_literal_case_insensitive_substring(backend: Backend) {
         ("m4", "ÉTÉ Émotion"),
         ("m5", "plain"),
     ] {
-        store.insert(&favorite("user_free", item, title, now)).await.unwrap();
+        store
+            .insert(&favorite("user_free", item, title, now))
+            .await
+            .unwrap();
     }
     let titles = |fs: Vec<Favorite>| -> HashSet<String> {
         fs.iter().map(|f| f.item_data.title().to_owned()).collect()
@@ -247,7 +331,12 @@ async fn keyset_pages_hold_each_row_exactly_once_while_rows_are_added(backend: B
     let t0 = OffsetDateTime::now_utc() - Duration::hours(1);
     let mut expected = HashSet::new();
     for i in 0..23 {
-        let f = favorite("user_free", &format!("music_{i:03}"), "t", t0 + Duration::seconds(i / 3));
+        let f = favorite(
+            "user_free",
+            &format!("music_{i:03}"),
+            "t",
+            t0 + Duration::seconds(i / 3),
+        );
         expected.insert(f.id);
         store.insert(&f).await.unwrap();
     }
@@ -259,12 +348,20 @@ async fn keyset_pages_hold_each_row_exactly_once_while_rows_are_added(backend: B
             limit: Limit::parse(Some("5")).unwrap(),
             start: start.clone(),
         };
-        let got = store.list(&uid("user_free"), &FavoriteFilter::default(), &req).await.unwrap();
+        let got = store
+            .list(&uid("user_free"), &FavoriteFilter::default(), &req)
+            .await
+            .unwrap();
         seen.extend(got.items.iter().map(|f| f.id));
         // Meanwhile the user favorites more items (newer than everything listed).
         added += 1;
         store
-            .insert(&favorite("user_free", &format!("new_{added}"), "t", OffsetDateTime::now_utc()))
+            .insert(&favorite(
+                "user_free",
+                &format!("new_{added}"),
+                "t",
+                OffsetDateTime::now_utc(),
+            ))
             .await
             .unwrap();
         if !got.has_more {
@@ -280,12 +377,27 @@ async fn keyset_pages_hold_each_row_exactly_once_while_rows_are_added(backend: B
 async fn contains_reports_only_the_users_items(backend: Backend) {
     let (_db, store) = seeded(backend).await;
     let now = OffsetDateTime::now_utc();
-    store.insert(&favorite("user_free", "a", "t", now)).await.unwrap();
-    store.insert(&favorite("user_vip", "b", "t", now)).await.unwrap();
-    let ids: Vec<ItemId> = ["a", "b", "c"].iter().map(|s| ItemId::parse(s).unwrap()).collect();
+    store
+        .insert(&favorite("user_free", "a", "t", now))
+        .await
+        .unwrap();
+    store
+        .insert(&favorite("user_vip", "b", "t", now))
+        .await
+        .unwrap();
+    let ids: Vec<ItemId> = ["a", "b", "c"]
+        .iter()
+        .map(|s| ItemId::parse(s).unwrap())
+        .collect();
     let got = store.contains(&uid("user_free"), &ids).await.unwrap();
     assert_eq!(got, vec![ItemId::parse("a").unwrap()]);
-    assert!(store.contains(&uid("user_free"), &[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .contains(&uid("user_free"), &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn users_are_found_with_their_status(backend: Backend) {
@@ -293,12 +405,21 @@ async fn users_are_found_with_their_status(backend: Backend) {
     let free = store.find_user(&uid("user_free")).await.unwrap().unwrap();
     assert!(free.is_active());
     assert!(!free.has_premium_access);
-    let disabled = store.find_user(&uid("user_disabled")).await.unwrap().unwrap();
+    let disabled = store
+        .find_user(&uid("user_disabled"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(disabled.status, UserStatus::Disabled);
     let admin = store.find_user(&uid("user_admin")).await.unwrap().unwrap();
     assert_eq!(admin.role, soundshelf_domain::Role::Admin);
     assert!(store.find_user(&uid("nobody")).await.unwrap().is_none());
-    assert!(store.set_user_status(&uid("user_free"), UserStatus::Banned).await.unwrap());
+    assert!(
+        store
+            .set_user_status(&uid("user_free"), UserStatus::Banned)
+            .await
+            .unwrap()
+    );
     let banned = store.find_user(&uid("user_free")).await.unwrap().unwrap();
     assert_eq!(banned.status, UserStatus::Banned);
 }
@@ -306,8 +427,14 @@ async fn users_are_found_with_their_status(backend: Backend) {
 async fn demo_seed_is_complete_and_runs_once(backend: Backend) {
     let (_db, store) = TestDb::migrated(backend).await;
     let now = OffsetDateTime::now_utc();
-    assert_eq!(demo::seed(&store, now).await.unwrap(), demo::SeedOutcome::Seeded);
-    assert_eq!(demo::seed(&store, now).await.unwrap(), demo::SeedOutcome::AlreadyPopulated);
+    assert_eq!(
+        demo::seed(&store, now).await.unwrap(),
+        demo::SeedOutcome::Seeded
+    );
+    assert_eq!(
+        demo::seed(&store, now).await.unwrap(),
+        demo::SeedOutcome::AlreadyPopulated
+    );
     assert_eq!(store.count_users().await.unwrap(), 6);
     for u in demo::users(now) {
         let got = store.find_user(&u.id).await.unwrap().unwrap();

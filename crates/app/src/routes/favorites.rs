@@ -49,7 +49,10 @@ async fn add(
         return Err(ApiError::InvalidRequest("请求体必须是 JSON 对象".into()));
     };
     user.check_claimed(body.get("user_id").and_then(Value::as_str))?;
-    if body.get("user_id").is_some_and(|v| !v.is_string() && !v.is_null()) {
+    if body
+        .get("user_id")
+        .is_some_and(|v| !v.is_string() && !v.is_null())
+    {
         return Err(ApiError::Forbidden);
     }
     let add = AddFavorite {

@@ -1,5 +1,10 @@
 //! Starting the real app on port 0 over a fresh database, and talking to it.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
 use std::collections::HashMap;
 
 use base64::Engine as _;
@@ -47,10 +52,7 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp 
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    env.insert(
-        "DATA_DIR".into(),
-        dir.path().to_string_lossy().into_owned(),
-    );
+    env.insert("DATA_DIR".into(), dir.path().to_string_lossy().into_owned());
     for (k, v) in vars {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -58,7 +60,9 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp 
     let app = Application::build(&settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());
-    let store = Store::connect(&db.config, Default::default()).await.unwrap();
+    let store = Store::connect(&db.config, Default::default())
+        .await
+        .unwrap();
     TestApp {
         base,
         client: reqwest::Client::new(),
@@ -70,7 +74,11 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp 
 
 /// A valid token for `user` (claim `sub`, one hour).
 pub fn token(user: &str) -> String {
-    sign(json!({"sub": user, "exp": now() + 3600}), SECRET, Algorithm::HS256)
+    sign(
+        json!({"sub": user, "exp": now() + 3600}),
+        SECRET,
+        Algorithm::HS256,
+    )
 }
 
 pub fn now() -> i64 {
@@ -176,5 +184,9 @@ pub fn assert_error(got: &(u16, Value), status: u16, code: &str) {
     assert_eq!(got.0, status, "{}", got.1);
     assert_eq!(got.1["success"], false, "{}", got.1);
     assert_eq!(got.1["code"], code, "{}", got.1);
-    assert!(got.1["error"].as_str().is_some_and(|m| !m.is_empty()), "{}", got.1);
+    assert!(
+        got.1["error"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        got.1
+    );
 }
