@@ -1,0 +1,155 @@
+//! The `soundshelf` binary as a user runs it: the embedded default from an empty folder,
+//! the printed demo `curl` line, a refused setting, and a graceful stop on SIGTERM.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn soundshelf(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_soundshelf"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BIND", "127.0.0.1:0")
+        .env("WORKERS", "1")
+        .env("LOG_LEVEL", "warn");
+    cmd
+}
+
+/// Starts the server and reads its banner: the base URL and the demo token.
+fn start(dir: &std::path::Path) -> (Child, String, String) {
+    let mut child = soundshelf(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut base = None;
+    let mut token = None;
+    while token.is_none() {
+        let line = lines
+            .next()
+            .expect("the server printed its banner")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("soundshelf is listening on ") {
+            base = Some(url.trim().to_owned());
+        }
+        if let Some(rest) = line.split("Bearer ").nth(1) {
+            token = rest.split('\'').next().map(str::to_owned);
+        }
+    }
+    (child, base.unwrap(), token.unwrap())
+}
+
+fn stop(child: &mut Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("the server did not stop within 10 s of SIGTERM");
+}
+
+#[tokio::test]
+async fn the_embedded_default_starts_with_demo_data_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, token) = start(dir.path());
+    assert!(dir.path().join("data/soundshelf.db").exists());
+    assert!(dir.path().join("data/jwt_secret").exists());
+    assert!(
+        dir.path()
+            .join("data/storage/music/music_001_flac.flac")
+            .exists()
+    );
+
+    // The printed token works: a new user can add, list, search, check and delete.
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({
+        "item_id": "music_001", "item_type": "music",
+        "item_data": {"title": "深度放松冥想音乐", "cover": "/images/music_001.jpg", "duration": 360}
+    });
+    let res = client
+        .post(format!("{base}/api/favorites"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let url =
+        reqwest::Url::parse_with_params(&format!("{base}/api/favorites"), &[("search", "冥想")])
+            .unwrap();
+    let list: serde_json::Value = client
+        .get(url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    let contains: serde_json::Value = client
+        .get(format!(
+            "{base}/api/favorites/contains?item_ids=music_001,music_002"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        contains["data"],
+        serde_json::json!({"music_001": true, "music_002": false})
+    );
+    let res = client
+        .delete(format!("{base}/api/favorites/items/music_001"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    assert!(stop(&mut child).success(), "exits 0 after SIGTERM");
+
+    // A second start keeps the secret (old tokens stay valid) and does not seed twice.
+    let (mut child, base, _) = start(dir.path());
+    let res = client
+        .get(format!("{base}/api/favorites"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(stop(&mut child).success());
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value) in [
+        ("BIND", "nowhere"),
+        ("LOG_FORMAT", "xml"),
+        ("JWT_SECRET", "short"),
+    ] {
+        let out = soundshelf(dir.path()).env(var, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var), "{var}: {stderr}");
+    }
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+}
