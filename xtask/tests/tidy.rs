@@ -10,7 +10,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -34,7 +37,10 @@ fn every_rust_file_starts_with_a_module_doc() {
         .iter()
         .filter(|f| !fs::read_to_string(f).unwrap().starts_with("//!"))
         .collect();
-    assert!(undocumented.is_empty(), "no `//!` first line: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "no `//!` first line: {undocumented:?}"
+    );
 }
 
 /// The `[dependencies]` names of a manifest (not dev-dependencies).
@@ -61,13 +67,13 @@ fn the_domain_crate_depends_on_no_workspace_crate_and_nothing_that_does_io() {
     assert!(!deps.is_empty());
     for dep in &deps {
         assert!(!dep.starts_with("soundshelf"), "domain depends on {dep}");
-        assert!(allowed.contains(&dep.as_str()), "domain depends on {dep}: is it pure?");
+        assert!(
+            allowed.contains(&dep.as_str()),
+            "domain depends on {dep}: is it pure?"
+        );
     }
     let workspace = fs::read_to_string(root().join("Cargo.toml")).unwrap();
-    let ulid = workspace
-        .lines()
-        .find(|l| l.starts_with("ulid "))
-        .unwrap();
+    let ulid = workspace.lines().find(|l| l.starts_with("ulid ")).unwrap();
     assert!(
         ulid.contains("default-features = false"),
         "ulid without its random generator in the domain"

@@ -211,10 +211,7 @@ fn json_config() -> web::JsonConfig {
 }
 
 fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|e, _req: &HttpRequest| {
-        let QueryPayloadError::Deserialize(_) = e else {
-            return ApiError::InvalidRequest("查询参数无效".into()).into();
-        };
+    web::QueryConfig::default().error_handler(|_e: QueryPayloadError, _req: &HttpRequest| {
         ApiError::InvalidRequest("查询参数无效".into()).into()
     })
 }

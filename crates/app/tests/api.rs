@@ -16,23 +16,7 @@ use serde_json::{Value, json};
 use soundshelf_domain::{UserId, UserStatus};
 use soundshelf_store::Backend;
 
-/// Runs the test `$name` once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        $(mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(soundshelf_store::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                super::$name(soundshelf_store::Backend::Mysql).await;
-            }
-        })+
-    };
-}
-
-on_both_backends!(
+soundshelf_store::on_both_backends!(
     health_and_unknown_routes_are_enveloped,
     tokens_are_checked,
     users_must_exist_and_be_active,

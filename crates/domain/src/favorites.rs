@@ -84,8 +84,8 @@ impl Serialize for ItemType {
 /// number ≥ 0), and optionally `category` (text) and `metadata` (an object). Other keys are
 /// kept as sent. The whole object is at most 8 KiB of compact JSON.
 ///
-/// The object is kept exactly as sent (numbers are not rewritten), so what a client stores
-/// is what it reads back.
+/// The object is kept as sent (key order and number forms are not rewritten), so what a
+/// client stores is what it reads back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemData {
     object: Map<String, Value>,

@@ -8,6 +8,24 @@
 use crate::migrations::{create_database_if_missing, drop_database, run_pending};
 use crate::{Backend, DbConfig, PoolOptions, Store};
 
+/// Defines, for each named `async fn(Backend)`, a module with one test per backend:
+/// `name::sqlite` and `name::mysql`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                super::$name($crate::Backend::Mysql).await;
+            }
+        })+
+    };
+}
+
 /// The MySQL server tests use.
 pub fn mysql_server_url() -> String {
     std::env::var("TEST_MYSQL_URL")

@@ -20,23 +20,7 @@ use soundshelf_store::{Backend, Store, demo, migrations};
 use time::{Duration, OffsetDateTime};
 use ulid::Ulid;
 
-/// Runs the contract check `$name` once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        $(mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(soundshelf_store::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                super::$name(soundshelf_store::Backend::Mysql).await;
-            }
-        })+
-    };
-}
-
-on_both_backends!(
+soundshelf_store::on_both_backends!(
     migrations_go_up_down_and_up_again,
     favorites_round_trip_with_cjk_and_emoji,
     duplicates_conflict_per_user,
