@@ -32,10 +32,10 @@ fn start(dir: &std::path::Path) -> (Child, String, String) {
     let mut base = None;
     let mut token = None;
     while token.is_none() {
-        let line = lines
-            .next()
-            .expect("the server printed its banner")
-            .unwrap();
+        let Some(line) = lines.next() else {
+            panic!("the server exited before printing its banner")
+        };
+        let line = line.unwrap();
         if let Some(url) = line.strip_prefix("soundshelf is listening on ") {
             base = Some(url.trim().to_owned());
         }
