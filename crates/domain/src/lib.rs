@@ -18,6 +18,7 @@ mod error;
 pub mod favorites;
 mod ids;
 pub mod settings;
+pub mod sync;
 pub mod time;
 pub mod users;
 

@@ -21,6 +21,19 @@ pub fn from_primitive_utc(t: PrimitiveDateTime) -> OffsetDateTime {
     t.assume_utc()
 }
 
+/// Parses an RFC 3339 time (any offset), refusing anything else; `field` names it in the
+/// error.
+pub fn parse_rfc3339(
+    field: &'static str,
+    raw: &str,
+) -> Result<OffsetDateTime, crate::ValidationError> {
+    OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map(to_storage_precision)
+        .map_err(|_| {
+            crate::ValidationError::new(field, "必须是 RFC 3339 时间，如 2026-01-15T10:30:00Z")
+        })
+}
+
 /// RFC 3339 serialization with `Z`, for serde's `with`.
 pub mod rfc3339 {
     use serde::Serializer;
@@ -41,6 +54,23 @@ pub mod rfc3339 {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn rfc3339_times() {
+        assert_eq!(
+            parse_rfc3339("t", "2026-01-15T18:30:00.5+08:00").unwrap(),
+            datetime!(2026-01-15 10:30:00.5 UTC)
+        );
+        for bad in [
+            "",
+            "2026-01-15",
+            "2026-01-15 10:30:00",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339("t", bad).unwrap_err().field, "t", "{bad:?}");
+        }
+    }
 
     #[test]
     fn precision_is_microseconds_in_utc() {

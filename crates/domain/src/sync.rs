@@ -1,0 +1,738 @@
+//! The offline sync merge: what a batch of changes made on a device does to the server's
+//! favorites.
+//!
+//! Per item, the last writer wins. Every change and every server state carries a time;
+//! they are ordered by [`Stamp`]: later time first, then a removal over an add at the same
+//! time (so a tie never resurrects an item), then, between two adds at the same time, the
+//! larger compact JSON of `item_data` (any fixed rule would do; this one does not depend on
+//! the order the changes arrive in). The server keeps a tombstone for every removal, so a
+//! removal is a state with a time like any other and an older add can never undo it.
+//!
+//! [`merge`] is pure: the caller reads the server state of the touched items, calls it,
+//! and writes what it returns, all in one transaction.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use crate::favorites::{ItemData, ItemType};
+use crate::ids::ItemId;
+
+/// The most changes one sync request may carry.
+pub const MAX_CHANGES: usize = 500;
+
+/// How far in the future a change time may lie before it is taken as the server's now.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// What a device did to an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Favorited it.
+    Add,
+    /// Removed it.
+    Remove,
+}
+
+impl Action {
+    /// `add` or `remove`; anything else is refused.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "add" => Some(Self::Add),
+            "remove" => Some(Self::Remove),
+            _ => None,
+        }
+    }
+}
+
+/// One change made on a device, as sent. `item_type` and `item_data` are checked by the
+/// merge, which rejects an add whose fields are invalid rather than the whole batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalChange {
+    /// The item.
+    pub item_id: ItemId,
+    /// Add or remove.
+    pub action: Action,
+    /// When the device made the change.
+    pub timestamp: OffsetDateTime,
+    /// The `item_type` field as sent, if any.
+    pub item_type: Option<Value>,
+    /// The `item_data` field as sent, if any.
+    pub item_data: Option<Value>,
+}
+
+/// The server's state of an item: present since a time, or removed at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerState {
+    /// Favorited; `changed_at` is the time of the add that set it.
+    Present {
+        /// Time of the state.
+        changed_at: OffsetDateTime,
+        /// Its data (part of the tie-break between adds).
+        item_data: ItemData,
+    },
+    /// Removed at `removed_at` (a tombstone).
+    Removed {
+        /// Time of the removal.
+        removed_at: OffsetDateTime,
+    },
+}
+
+impl ServerState {
+    fn stamp(&self) -> Stamp<'_> {
+        match self {
+            ServerState::Present {
+                changed_at,
+                item_data,
+            } => Stamp::add(*changed_at, item_data),
+            ServerState::Removed { removed_at } => Stamp::remove(*removed_at),
+        }
+    }
+
+    fn kind(&self) -> StateKind {
+        match self {
+            ServerState::Present { .. } => StateKind::Present,
+            ServerState::Removed { .. } => StateKind::Removed,
+        }
+    }
+}
+
+/// The order of writes to one item: the greater stamp wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp<'a> {
+    at: OffsetDateTime,
+    /// 0 for an add, 1 for a removal: a removal wins a tie.
+    rank: u8,
+    /// The compact JSON of an add's data; empty for a removal.
+    data: &'a str,
+}
+
+impl<'a> Stamp<'a> {
+    fn add(at: OffsetDateTime, data: &'a ItemData) -> Self {
+        Self {
+            at,
+            rank: 0,
+            data: data.to_json_string(),
+        }
+    }
+
+    fn remove(at: OffsetDateTime) -> Self {
+        Self {
+            at,
+            rank: 1,
+            data: "",
+        }
+    }
+}
+
+/// Present or removed, as reported in a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateKind {
+    /// The item is favorited on the server.
+    Present,
+    /// The item is removed on the server.
+    Removed,
+}
+
+/// A change the server's newer state overrode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Conflict {
+    /// The item.
+    pub item_id: ItemId,
+    /// What the device did.
+    pub local_action: Action,
+    /// What the server has, and keeps.
+    pub server_state: StateKind,
+    /// Always `server_wins`.
+    pub resolution: &'static str,
+}
+
+/// A change that was not applied because it is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Rejected {
+    /// The item.
+    pub item_id: ItemId,
+    /// Why, in words for people.
+    pub reason: String,
+}
+
+/// What became of one input change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Merged: it is the item's new state, or it was already the state, or a later change
+    /// of the same batch superseded it.
+    Applied,
+    /// The server's state is newer and stays (listed in `conflicts`).
+    Conflict,
+    /// Invalid, not applied (listed in `rejected`).
+    Rejected,
+}
+
+/// A write the merge asks for: the item's new state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Make the item present with this type and data, as of `changed_at`.
+    Put {
+        /// The item.
+        item_id: ItemId,
+        /// Its type.
+        item_type: ItemType,
+        /// Its data.
+        item_data: ItemData,
+        /// The (clamped) time of the winning add.
+        changed_at: OffsetDateTime,
+    },
+    /// Remove the item and keep a tombstone at `removed_at`.
+    Remove {
+        /// The item.
+        item_id: ItemId,
+        /// The (clamped) time of the winning removal.
+        removed_at: OffsetDateTime,
+    },
+}
+
+impl Write {
+    /// The item written.
+    pub fn item_id(&self) -> &ItemId {
+        match self {
+            Write::Put { item_id, .. } | Write::Remove { item_id, .. } => item_id,
+        }
+    }
+}
+
+/// The result of a merge.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MergePlan {
+    /// One write per item whose state changes, in the order the items first appear.
+    pub writes: Vec<Write>,
+    /// The changes the server's state overrode, in input order.
+    pub conflicts: Vec<Conflict>,
+    /// The invalid changes, in input order.
+    pub rejected: Vec<Rejected>,
+    /// What became of each input change, by index.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// A change that passed validation, with its effective time.
+#[derive(Debug)]
+struct Valid {
+    index: usize,
+    action: Action,
+    at: OffsetDateTime,
+    item_type: Option<ItemType>,
+    item_data: Option<ItemData>,
+}
+
+impl Valid {
+    fn stamp(&self) -> Stamp<'_> {
+        match &self.item_data {
+            Some(data) => Stamp::add(self.at, data),
+            None => Stamp::remove(self.at),
+        }
+    }
+}
+
+/// Checks one change; an add needs valid `item_data` and a type (from the change, else
+/// `item_data.item_type`, else the id's prefix).
+fn validate(
+    change: &LocalChange,
+    now: OffsetDateTime,
+) -> Result<(OffsetDateTime, Option<ItemType>, Option<ItemData>), String> {
+    let at = if change.timestamp > now + MAX_CLOCK_SKEW {
+        now
+    } else {
+        change.timestamp
+    };
+    if change.action == Action::Remove {
+        return Ok((at, None, None));
+    }
+    let data = match &change.item_data {
+        None | Some(Value::Null) => return Err("缺少 item_data".to_owned()),
+        Some(v) => ItemData::parse(v.clone()).map_err(|e| e.reason)?,
+    };
+    let item_type = match &change.item_type {
+        None | Some(Value::Null) => data
+            .item_type()
+            .or_else(|| ItemType::from_id_prefix(&change.item_id))
+            .ok_or_else(|| "无法确定 item_type".to_owned())?,
+        Some(Value::String(t)) => ItemType::parse(t).map_err(|e| e.reason)?,
+        Some(_) => return Err("item_type 必须是字符串".to_owned()),
+    };
+    Ok((at, Some(item_type), Some(data)))
+}
+
+/// Merges `changes` into the server's `server` states (of the touched items; an item
+/// absent from the map has never existed), at the server's `now`.
+///
+/// Every change is accounted for in `outcomes`: applied, a conflict or rejected.
+///
+/// ```
+/// use soundshelf_domain::sync::{merge, Action, LocalChange, ServerState, Write};
+/// use soundshelf_domain::ItemId;
+/// use std::collections::HashMap;
+/// use time::macros::datetime;
+///
+/// let item = ItemId::parse("music_001").unwrap();
+/// // Removed on the tablet at 10:00 …
+/// let server = HashMap::from([(item.clone(), ServerState::Removed { removed_at: datetime!(2026-01-01 10:00 UTC) })]);
+/// // … and the phone replays an add it made at 09:00.
+/// let add = LocalChange {
+///     item_id: item.clone(),
+///     action: Action::Add,
+///     timestamp: datetime!(2026-01-01 09:00 UTC),
+///     item_type: None,
+///     item_data: Some(serde_json::json!({"title": "t", "cover": "c", "duration": 1})),
+/// };
+/// let plan = merge(&server, &[add], datetime!(2026-01-01 12:00 UTC));
+/// assert!(plan.writes.is_empty(), "still removed");
+/// assert_eq!(plan.conflicts.len(), 1);
+/// ```
+pub fn merge(
+    server: &HashMap<ItemId, ServerState>,
+    changes: &[LocalChange],
+    now: OffsetDateTime,
+) -> MergePlan {
+    let mut plan = MergePlan {
+        outcomes: vec![Outcome::Applied; changes.len()],
+        ..MergePlan::default()
+    };
+    // Valid changes grouped by item, items in order of first appearance.
+    let mut order: Vec<&ItemId> = Vec::new();
+    let mut by_item: HashMap<&ItemId, Vec<Valid>> = HashMap::new();
+    for (index, change) in changes.iter().enumerate() {
+        match validate(change, now) {
+            Ok((at, item_type, item_data)) => {
+                let group = by_item.entry(&change.item_id).or_insert_with(|| {
+                    order.push(&change.item_id);
+                    Vec::new()
+                });
+                group.push(Valid {
+                    index,
+                    action: change.action,
+                    at,
+                    item_type,
+                    item_data,
+                });
+            }
+            Err(reason) => {
+                plan.outcomes[index] = Outcome::Rejected;
+                plan.rejected.push(Rejected {
+                    item_id: change.item_id.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+    let mut conflicts: Vec<(usize, Conflict)> = Vec::new();
+    for item in order {
+        let group = &by_item[item];
+        let current = server.get(item);
+        for change in group {
+            if let Some(state) = current
+                && state.stamp() > change.stamp()
+            {
+                plan.outcomes[change.index] = Outcome::Conflict;
+                conflicts.push((
+                    change.index,
+                    Conflict {
+                        item_id: item.clone(),
+                        local_action: change.action,
+                        server_state: state.kind(),
+                        resolution: "server_wins",
+                    },
+                ));
+            }
+        }
+        let Some(winner) = group.iter().max_by(|a, b| a.stamp().cmp(&b.stamp())) else {
+            continue;
+        };
+        let unchanged = current.is_some_and(|s| s.stamp().cmp(&winner.stamp()) != Ordering::Less);
+        if unchanged {
+            continue;
+        }
+        plan.writes
+            .push(match (&winner.item_data, winner.item_type) {
+                (Some(data), Some(item_type)) => Write::Put {
+                    item_id: item.clone(),
+                    item_type,
+                    item_data: data.clone(),
+                    changed_at: winner.at,
+                },
+                _ => Write::Remove {
+                    item_id: item.clone(),
+                    removed_at: winner.at,
+                },
+            });
+    }
+    conflicts.sort_by_key(|(index, _)| *index);
+    plan.conflicts = conflicts.into_iter().map(|(_, c)| c).collect();
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+
+    fn id(s: &str) -> ItemId {
+        ItemId::parse(s).unwrap()
+    }
+
+    fn data(title: &str) -> Value {
+        json!({"title": title, "cover": "c", "duration": 1})
+    }
+
+    fn add(item: &str, minute: i64, title: &str) -> LocalChange {
+        LocalChange {
+            item_id: id(item),
+            action: Action::Add,
+            timestamp: NOW - Duration::hours(1) + Duration::minutes(minute),
+            item_type: None,
+            item_data: Some(data(title)),
+        }
+    }
+
+    fn remove(item: &str, minute: i64) -> LocalChange {
+        LocalChange {
+            item_id: id(item),
+            action: Action::Remove,
+            timestamp: NOW - Duration::hours(1) + Duration::minutes(minute),
+            item_type: None,
+            item_data: None,
+        }
+    }
+
+    fn at(minute: i64) -> OffsetDateTime {
+        NOW - Duration::hours(1) + Duration::minutes(minute)
+    }
+
+    fn present(minute: i64, title: &str) -> ServerState {
+        ServerState::Present {
+            changed_at: at(minute),
+            item_data: ItemData::parse(data(title)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_add_on_an_empty_server_is_written() {
+        let plan = merge(&HashMap::new(), &[add("music_1", 0, "a")], NOW);
+        assert_eq!(plan.writes.len(), 1);
+        let Write::Put { item_type, .. } = &plan.writes[0] else {
+            panic!("a put")
+        };
+        assert_eq!(*item_type, ItemType::Music, "from the prefix");
+        assert!(plan.conflicts.is_empty() && plan.rejected.is_empty());
+    }
+
+    #[test]
+    fn an_older_add_does_not_undo_a_removal_and_is_a_conflict() {
+        let server = HashMap::from([(id("music_1"), ServerState::Removed { removed_at: at(10) })]);
+        let plan = merge(&server, &[add("music_1", 5, "a")], NOW);
+        assert!(plan.writes.is_empty());
+        assert_eq!(
+            plan.conflicts,
+            vec![Conflict {
+                item_id: id("music_1"),
+                local_action: Action::Add,
+                server_state: StateKind::Removed,
+                resolution: "server_wins"
+            }]
+        );
+        assert_eq!(plan.outcomes, vec![Outcome::Conflict]);
+    }
+
+    #[test]
+    fn a_newer_add_brings_an_item_back() {
+        let server = HashMap::from([(id("music_1"), ServerState::Removed { removed_at: at(10) })]);
+        let plan = merge(&server, &[add("music_1", 20, "a")], NOW);
+        assert_eq!(plan.writes.len(), 1);
+        assert!(plan.conflicts.is_empty());
+    }
+
+    #[test]
+    fn a_removal_wins_a_tie() {
+        let server = HashMap::from([(id("music_1"), present(10, "a"))]);
+        let plan = merge(&server, &[remove("music_1", 10)], NOW);
+        assert!(matches!(plan.writes[..], [Write::Remove { .. }]));
+        let server = HashMap::from([(id("music_1"), ServerState::Removed { removed_at: at(10) })]);
+        let plan = merge(&server, &[add("music_1", 10, "a")], NOW);
+        assert!(plan.writes.is_empty());
+        assert_eq!(plan.outcomes, vec![Outcome::Conflict]);
+    }
+
+    #[test]
+    fn a_removal_of_an_unknown_item_leaves_a_tombstone() {
+        let plan = merge(&HashMap::new(), &[remove("x", 1)], NOW);
+        assert!(matches!(plan.writes[..], [Write::Remove { .. }]));
+    }
+
+    #[test]
+    fn future_times_are_clamped_to_now() {
+        let mut change = add("music_1", 0, "a");
+        change.timestamp = NOW + Duration::minutes(6);
+        let plan = merge(&HashMap::new(), &[change.clone()], NOW);
+        assert!(matches!(&plan.writes[0], Write::Put { changed_at, .. } if *changed_at == NOW));
+        change.timestamp = NOW + Duration::minutes(5);
+        let plan = merge(&HashMap::new(), &[change], NOW);
+        assert!(
+            matches!(&plan.writes[0], Write::Put { changed_at, .. } if *changed_at == NOW + Duration::minutes(5))
+        );
+    }
+
+    #[test]
+    fn item_type_comes_from_the_change_then_the_data_then_the_prefix() {
+        let mut c = add("x_1", 0, "a");
+        c.item_type = Some(json!("sequence"));
+        c.item_data =
+            Some(json!({"title": "t", "cover": "c", "duration": 1, "item_type": "assessment"}));
+        let plan = merge(&HashMap::new(), &[c.clone()], NOW);
+        assert!(matches!(
+            &plan.writes[0],
+            Write::Put {
+                item_type: ItemType::Sequence,
+                ..
+            }
+        ));
+        c.item_type = None;
+        let plan = merge(&HashMap::new(), &[c.clone()], NOW);
+        assert!(matches!(
+            &plan.writes[0],
+            Write::Put {
+                item_type: ItemType::Assessment,
+                ..
+            }
+        ));
+        c.item_data = Some(data("t"));
+        let plan = merge(&HashMap::new(), &[c], NOW);
+        assert_eq!(plan.writes.len(), 0);
+        assert_eq!(plan.rejected[0].item_id, id("x_1"));
+        assert_eq!(plan.outcomes, vec![Outcome::Rejected]);
+    }
+
+    #[test]
+    fn invalid_adds_are_rejected_and_the_rest_applies() {
+        let mut bad_type = add("music_2", 0, "a");
+        bad_type.item_type = Some(json!("video"));
+        let mut bad_data = add("music_3", 0, "a");
+        bad_data.item_data = Some(json!({"title": 5}));
+        let mut no_data = add("music_4", 0, "a");
+        no_data.item_data = None;
+        let changes = [
+            add("music_1", 0, "a"),
+            bad_type,
+            bad_data,
+            no_data,
+            remove("music_5", 1),
+        ];
+        let plan = merge(&HashMap::new(), &changes, NOW);
+        assert_eq!(plan.rejected.len(), 3);
+        assert_eq!(plan.writes.len(), 2);
+        assert_eq!(
+            plan.outcomes,
+            vec![
+                Outcome::Applied,
+                Outcome::Rejected,
+                Outcome::Rejected,
+                Outcome::Rejected,
+                Outcome::Applied
+            ]
+        );
+    }
+
+    #[test]
+    fn the_latest_change_of_a_batch_wins_and_replays_change_nothing() {
+        let changes = [add("m", 1, "a"), remove("m", 3), add("m", 2, "b")];
+        let plan = merge(&HashMap::new(), &changes, NOW);
+        assert!(
+            matches!(&plan.writes[..], [Write::Remove { removed_at, .. }] if *removed_at == at(3))
+        );
+        let server = apply(&HashMap::new(), &plan);
+        let again = merge(&server, &changes, NOW);
+        assert!(again.writes.is_empty());
+        assert!(again.conflicts.is_empty(), "{:?}", again.conflicts);
+    }
+
+    /// The server states after writing `plan`.
+    fn apply(
+        server: &HashMap<ItemId, ServerState>,
+        plan: &MergePlan,
+    ) -> HashMap<ItemId, ServerState> {
+        let mut next = server.clone();
+        for w in &plan.writes {
+            match w {
+                Write::Put {
+                    item_id,
+                    item_data,
+                    changed_at,
+                    ..
+                } => {
+                    next.insert(
+                        item_id.clone(),
+                        ServerState::Present {
+                            changed_at: *changed_at,
+                            item_data: item_data.clone(),
+                        },
+                    );
+                }
+                Write::Remove {
+                    item_id,
+                    removed_at,
+                } => {
+                    next.insert(
+                        item_id.clone(),
+                        ServerState::Removed {
+                            removed_at: *removed_at,
+                        },
+                    );
+                }
+            }
+        }
+        next
+    }
+
+    fn sorted_state(s: &HashMap<ItemId, ServerState>) -> BTreeMap<String, String> {
+        s.iter()
+            .map(|(k, v)| (k.as_str().to_owned(), format!("{v:?}")))
+            .collect()
+    }
+
+    fn arb_change() -> impl Strategy<Value = LocalChange> {
+        (
+            0..4usize,
+            any::<bool>(),
+            0..6i64,
+            0..3usize,
+            prop::option::of(0..4usize),
+        )
+            .prop_map(|(item, is_add, minute, title, kind)| {
+                let item_id = ["music_a", "sequence_b", "c", "d"][item];
+                let mut c = if is_add {
+                    add(item_id, minute, ["x", "y", "z"][title])
+                } else {
+                    remove(item_id, minute)
+                };
+                if is_add {
+                    c.item_type =
+                        kind.map(|k| json!(["music", "assessment", "sequence", "bad"][k]));
+                }
+                c
+            })
+    }
+
+    fn arb_server() -> impl Strategy<Value = HashMap<ItemId, ServerState>> {
+        prop::collection::vec(
+            (0..4usize, prop::option::of((any::<bool>(), 0..6i64))),
+            0..4,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .filter_map(|(item, state)| {
+                    let item_id = id(["music_a", "sequence_b", "c", "d"][item]);
+                    state.map(|(present_state, minute)| {
+                        let s = if present_state {
+                            present(minute, "x")
+                        } else {
+                            ServerState::Removed {
+                                removed_at: at(minute),
+                            }
+                        };
+                        (item_id, s)
+                    })
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn applying_a_batch_twice_equals_applying_it_once(
+            server in arb_server(), changes in prop::collection::vec(arb_change(), 0..12)
+        ) {
+            let once = apply(&server, &merge(&server, &changes, NOW));
+            let second = merge(&once, &changes, NOW);
+            prop_assert!(second.writes.is_empty(), "{:?}", second.writes);
+            prop_assert_eq!(sorted_state(&apply(&once, &second)), sorted_state(&once));
+        }
+
+        #[test]
+        fn the_result_does_not_depend_on_the_order_of_changes(
+            server in arb_server(),
+            changes in prop::collection::vec(arb_change(), 0..12),
+            seed in any::<u64>(),
+        ) {
+            let mut shuffled = changes.clone();
+            // A deterministic shuffle from the seed.
+            let mut s = seed;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let a = merge(&server, &changes, NOW);
+            let b = merge(&server, &shuffled, NOW);
+            prop_assert_eq!(sorted_state(&apply(&server, &a)), sorted_state(&apply(&server, &b)));
+            let mut ca: Vec<String> = a.conflicts.iter().map(|c| format!("{c:?}")).collect();
+            let mut cb: Vec<String> = b.conflicts.iter().map(|c| format!("{c:?}")).collect();
+            ca.sort();
+            cb.sort();
+            prop_assert_eq!(ca, cb);
+            prop_assert_eq!(a.rejected.len(), b.rejected.len());
+        }
+
+        #[test]
+        fn a_removal_is_never_undone_by_an_older_add(
+            server in arb_server(),
+            changes in prop::collection::vec(arb_change(), 0..12),
+        ) {
+            let after = apply(&server, &merge(&server, &changes, NOW));
+            for (item, before) in &server {
+                if let ServerState::Removed { removed_at } = before {
+                    let newer_add = changes.iter().any(|c| &c.item_id == item && c.action == Action::Add && c.timestamp > *removed_at);
+                    if !newer_add {
+                        let still_removed = matches!(after.get(item), Some(ServerState::Removed { .. }));
+                        prop_assert!(still_removed, "{item:?} resurrected");
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn every_change_is_applied_a_conflict_or_rejected(
+            server in arb_server(),
+            changes in prop::collection::vec(arb_change(), 0..12),
+        ) {
+            let plan = merge(&server, &changes, NOW);
+            prop_assert_eq!(plan.outcomes.len(), changes.len());
+            let conflicts = plan.outcomes.iter().filter(|o| **o == Outcome::Conflict).count();
+            let rejected = plan.outcomes.iter().filter(|o| **o == Outcome::Rejected).count();
+            prop_assert_eq!(conflicts, plan.conflicts.len());
+            prop_assert_eq!(rejected, plan.rejected.len());
+            // Each applied change is reflected: its item's final state is at least as new.
+            let after = apply(&server, &plan);
+            for (c, o) in changes.iter().zip(&plan.outcomes) {
+                if *o == Outcome::Applied {
+                    let time = match after.get(&c.item_id) {
+                        Some(ServerState::Present { changed_at, .. }) => *changed_at,
+                        Some(ServerState::Removed { removed_at }) => *removed_at,
+                        None => OffsetDateTime::UNIX_EPOCH,
+                    };
+                    prop_assert!(time >= c.timestamp, "applied change {c:?} not reflected");
+                }
+            }
+            // At most one write per item.
+            let mut items: Vec<&ItemId> = plan.writes.iter().map(Write::item_id).collect();
+            let n = items.len();
+            items.sort();
+            items.dedup();
+            prop_assert_eq!(items.len(), n);
+        }
+    }
+}
