@@ -190,6 +190,7 @@ impl From<FavoritesError> for ApiError {
         match e {
             FavoritesError::AlreadyFavorited => Self::AlreadyFavorited,
             FavoritesError::NotFound => Self::FavoriteNotFound,
+            FavoritesError::TooManyChanges => Self::PayloadTooLarge,
             FavoritesError::Infra(e) => e.into(),
         }
     }

@@ -1,12 +1,17 @@
 //! Favorites: add, remove, list and check.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
+use soundshelf_domain::sync::{self, Conflict, LocalChange, Rejected, ServerState, Write};
 use soundshelf_domain::{
     Cursor, Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemIdList, ItemType,
     PageRequest, UserId, time::to_storage_precision,
 };
-use soundshelf_ports::{Clock, FavoriteStore, StoreError};
+use soundshelf_ports::{
+    Clock, FavoriteStore, Removal, StoreError, SyncPlanner, SyncSnapshot, SyncWrites,
+};
+use time::OffsetDateTime;
 use ulid::Ulid;
 
 use crate::InfraError;
@@ -33,6 +38,30 @@ pub struct FavoriteList {
     pub next_cursor: Option<Cursor>,
 }
 
+/// An offline sync request (already parsed; the changes are checked by the merge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRequest {
+    /// When the device last synced; `None` on its first sync.
+    pub last_sync_time: Option<OffsetDateTime>,
+    /// What the device changed since.
+    pub changes: Vec<LocalChange>,
+}
+
+/// What a sync answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncResult {
+    /// The user's whole list after the sync, newest first.
+    pub server_favorites: Vec<Favorite>,
+    /// Items removed since `last_sync_time` and not present now (empty on a first sync).
+    pub deleted_item_ids: Vec<ItemId>,
+    /// Changes the server's newer state overrode.
+    pub conflicts: Vec<Conflict>,
+    /// Invalid changes, not applied.
+    pub rejected: Vec<Rejected>,
+    /// The server's time, taken under the lock before the reads: the next `last_sync_time`.
+    pub sync_time: OffsetDateTime,
+}
+
 /// Why a favorites use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FavoritesError {
@@ -42,6 +71,9 @@ pub enum FavoritesError {
     /// No such favorite of this user.
     #[error("favorite not found")]
     NotFound,
+    /// A sync carried more than [`sync::MAX_CHANGES`] changes.
+    #[error("too many changes")]
+    TooManyChanges,
     /// The infrastructure failed.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -147,6 +179,145 @@ impl FavoritesService {
             .map(|id| (id.clone(), present.contains(id)))
             .collect())
     }
+}
+
+impl FavoritesService {
+    /// Merges a device's offline changes into `user`'s favorites, in one transaction under
+    /// the user's lock, and answers the whole resulting list.
+    #[tracing::instrument(skip(self, request), fields(changes = request.changes.len()))]
+    pub async fn sync(
+        &self,
+        user: &UserId,
+        request: SyncRequest,
+    ) -> Result<SyncResult, FavoritesError> {
+        if request.changes.len() > sync::MAX_CHANGES {
+            return Err(FavoritesError::TooManyChanges);
+        }
+        let mut items: Vec<ItemId> = Vec::new();
+        for change in &request.changes {
+            if !items.contains(&change.item_id) {
+                items.push(change.item_id.clone());
+            }
+        }
+        let since = request.last_sync_time;
+        let slot: Arc<Mutex<Option<SyncResult>>> = Arc::default();
+        let planner: SyncPlanner = {
+            let (slot, user) = (slot.clone(), user.clone());
+            Box::new(move |snapshot| {
+                let (writes, result) = plan_sync(&user, &request.changes, since, snapshot);
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                writes
+            })
+        };
+        self.store.sync(user, &items, since, planner).await?;
+        let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        result.ok_or_else(|| {
+            FavoritesError::Infra(InfraError::Internal("the sync planner did not run".into()))
+        })
+    }
+}
+
+/// The writes and the answer of a sync, from what the store read under the lock.
+fn plan_sync(
+    user: &UserId,
+    changes: &[LocalChange],
+    since: Option<OffsetDateTime>,
+    snapshot: SyncSnapshot,
+) -> (SyncWrites, SyncResult) {
+    let SyncSnapshot {
+        now,
+        favorites,
+        tombstones,
+        deleted_since,
+    } = snapshot;
+    let present: HashMap<&ItemId, &Favorite> = favorites.iter().map(|f| (&f.item_id, f)).collect();
+    let states: HashMap<ItemId, ServerState> = changes
+        .iter()
+        .filter_map(|c| {
+            let state = match (present.get(&c.item_id), tombstones.get(&c.item_id)) {
+                (Some(f), _) => ServerState::Present {
+                    changed_at: f.updated_at,
+                    item_data: f.item_data.clone(),
+                },
+                (None, Some(removed_at)) => ServerState::Removed {
+                    removed_at: *removed_at,
+                },
+                (None, None) => return None,
+            };
+            Some((c.item_id.clone(), state))
+        })
+        .collect();
+    let plan = sync::merge(&states, changes, now);
+
+    let mut writes = SyncWrites::default();
+    for write in plan.writes {
+        match write {
+            Write::Put {
+                item_id,
+                item_type,
+                item_data,
+                changed_at,
+            } => {
+                // An item already present keeps its id and creation time.
+                let existing = present.get(&item_id);
+                writes.puts.push(Favorite {
+                    id: existing.map_or_else(|| FavoriteId::from_ulid(Ulid::generate()), |f| f.id),
+                    user_id: user.clone(),
+                    created_at: existing.map_or(changed_at, |f| f.created_at),
+                    updated_at: changed_at,
+                    item_id,
+                    item_type,
+                    item_data,
+                });
+            }
+            Write::Remove {
+                item_id,
+                removed_at,
+            } => writes.removals.push(Removal {
+                item_id,
+                removed_at,
+            }),
+        }
+    }
+    drop(present);
+
+    let touched: HashSet<&ItemId> = writes
+        .puts
+        .iter()
+        .map(|f| &f.item_id)
+        .chain(writes.removals.iter().map(|r| &r.item_id))
+        .collect();
+    let mut server_favorites: Vec<Favorite> = favorites
+        .into_iter()
+        .filter(|f| !touched.contains(&f.item_id))
+        .chain(writes.puts.iter().cloned())
+        .collect();
+    server_favorites.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    let deleted_item_ids = if since.is_some() {
+        let now_present: HashSet<&ItemId> = server_favorites.iter().map(|f| &f.item_id).collect();
+        let mut deleted: Vec<ItemId> = deleted_since
+            .into_iter()
+            .chain(writes.removals.iter().map(|r| r.item_id.clone()))
+            .filter(|id| !now_present.contains(id))
+            .collect();
+        deleted.sort();
+        deleted.dedup();
+        deleted
+    } else {
+        Vec::new()
+    };
+    let result = SyncResult {
+        server_favorites,
+        deleted_item_ids,
+        conflicts: plan.conflicts,
+        rejected: plan.rejected,
+        sync_time: now,
+    };
+    (writes, result)
 }
 
 #[cfg(test)]
@@ -297,5 +468,139 @@ mod tests {
             .unwrap();
         let got: Vec<(&str, bool)> = got.iter().map(|(i, b)| (i.as_str(), *b)).collect();
         assert_eq!(got, vec![("c", false), ("b", true), ("a", false)]);
+    }
+
+    mod sync_tests {
+        use super::*;
+        use soundshelf_domain::sync::{Action, StateKind};
+        use time::Duration;
+
+        const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+
+        fn item(s: &str) -> ItemId {
+            ItemId::parse(s).unwrap()
+        }
+
+        fn change(id: &str, action: Action, minutes_ago: i64, title: &str) -> LocalChange {
+            LocalChange {
+                item_id: item(id),
+                action,
+                timestamp: NOW - Duration::minutes(minutes_ago),
+                item_type: None,
+                item_data: (action == Action::Add)
+                    .then(|| serde_json::json!({"title": title, "cover": "c", "duration": 1})),
+            }
+        }
+
+        fn existing() -> Favorite {
+            Favorite {
+                id: FavoriteId::from_ulid(Ulid::from_parts(7, 7)),
+                user_id: user(),
+                item_id: item("music_001"),
+                item_type: ItemType::Music,
+                item_data: ItemData::parse(
+                    serde_json::json!({"title": "old", "cover": "c", "duration": 1}),
+                )
+                .unwrap(),
+                created_at: NOW - Duration::hours(2),
+                updated_at: NOW - Duration::hours(2),
+            }
+        }
+
+        #[tokio::test]
+        async fn sync_plans_writes_under_the_lock_and_answers_the_whole_list() {
+            let mut store = MockFavoriteStore::new();
+            store
+                .expect_sync()
+                .times(1)
+                .returning(|_, items, since, planner| {
+                    let ids: Vec<&str> = items.iter().map(ItemId::as_str).collect();
+                    assert_eq!(ids, ["music_001", "music_002", "music_003", "music_004"]);
+                    assert!(since.is_some());
+                    let writes = planner(SyncSnapshot {
+                        now: NOW,
+                        favorites: vec![existing()],
+                        tombstones: HashMap::from([(
+                            item("music_004"),
+                            NOW - Duration::minutes(1),
+                        )]),
+                        deleted_since: vec![item("music_009")],
+                    });
+                    // music_001 is updated in place, music_002 is new, music_003 gets a
+                    // tombstone, music_004's older add loses to its newer tombstone.
+                    assert_eq!(writes.puts.len(), 2);
+                    let updated = writes
+                        .puts
+                        .iter()
+                        .find(|f| f.item_id.as_str() == "music_001")
+                        .unwrap();
+                    assert_eq!(updated.id, existing().id);
+                    assert_eq!(updated.created_at, existing().created_at);
+                    assert_eq!(updated.updated_at, NOW - Duration::minutes(10));
+                    assert_eq!(updated.item_data.title(), "new");
+                    assert_eq!(writes.removals.len(), 1);
+                    Ok(NOW)
+                });
+            let svc = FavoritesService::new(Arc::new(store), clock());
+            let request = SyncRequest {
+                last_sync_time: Some(NOW - Duration::days(1)),
+                changes: vec![
+                    change("music_001", Action::Add, 10, "new"),
+                    change("music_002", Action::Add, 10, "t"),
+                    change("music_003", Action::Remove, 10, ""),
+                    change("music_004", Action::Add, 5, "t"),
+                ],
+            };
+            let result = svc.sync(&user(), request).await.unwrap();
+            let ids: Vec<&str> = result
+                .server_favorites
+                .iter()
+                .map(|f| f.item_id.as_str())
+                .collect();
+            assert_eq!(ids, ["music_002", "music_001"], "newest first");
+            let deleted: Vec<&str> = result.deleted_item_ids.iter().map(ItemId::as_str).collect();
+            assert_eq!(deleted, ["music_003", "music_009"]);
+            assert_eq!(result.conflicts.len(), 1);
+            assert_eq!(result.conflicts[0].item_id.as_str(), "music_004");
+            assert_eq!(result.conflicts[0].server_state, StateKind::Removed);
+            assert_eq!(result.sync_time, NOW);
+        }
+
+        #[tokio::test]
+        async fn a_first_sync_lists_no_deletions() {
+            let mut store = MockFavoriteStore::new();
+            store.expect_sync().returning(|_, _, _, planner| {
+                planner(SyncSnapshot {
+                    now: NOW,
+                    favorites: vec![],
+                    tombstones: HashMap::new(),
+                    deleted_since: vec![],
+                });
+                Ok(NOW)
+            });
+            let svc = FavoritesService::new(Arc::new(store), clock());
+            let request = SyncRequest {
+                last_sync_time: None,
+                changes: vec![change("music_003", Action::Remove, 10, "")],
+            };
+            let result = svc.sync(&user(), request).await.unwrap();
+            assert!(result.deleted_item_ids.is_empty());
+        }
+
+        #[tokio::test]
+        async fn more_than_500_changes_are_refused_before_any_io() {
+            let svc = FavoritesService::new(Arc::new(MockFavoriteStore::new()), clock());
+            let changes = (0..501)
+                .map(|i| change(&format!("m{i}"), Action::Remove, 1, ""))
+                .collect();
+            let request = SyncRequest {
+                last_sync_time: None,
+                changes,
+            };
+            assert!(matches!(
+                svc.sync(&user(), request).await,
+                Err(FavoritesError::TooManyChanges)
+            ));
+        }
     }
 }

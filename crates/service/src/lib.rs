@@ -8,7 +8,9 @@ pub mod auth;
 pub mod favorites;
 
 pub use auth::{AuthError, AuthService};
-pub use favorites::{AddFavorite, FavoriteList, FavoritesError, FavoritesService};
+pub use favorites::{
+    AddFavorite, FavoriteList, FavoritesError, FavoritesService, SyncRequest, SyncResult,
+};
 
 use soundshelf_ports::{BoxError, StoreError};
 

@@ -9,7 +9,11 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
-use soundshelf_ports::StoreError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use soundshelf_ports::{Clock, StoreError, SystemClock};
 
 use crate::error::pool_error;
 
@@ -120,7 +124,11 @@ pub(crate) enum Db {
 /// The adapter of every store port, over one pool.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) db: std::sync::Arc<Db>,
+    pub(crate) db: Arc<Db>,
+    /// Tells the time of writes made under a lock (tombstones, sync time).
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Statements sent on this store's connections, for tests and metrics.
+    statements: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Store {
@@ -192,12 +200,16 @@ impl Store {
     /// Opens a pool on `config`. The first connection is opened at once, so a database that
     /// cannot be reached is reported here rather than on the first request.
     pub async fn connect(config: &DbConfig, options: PoolOptions) -> Result<Self, StoreError> {
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
         let db = match config {
             DbConfig::Mysql { url } => {
                 let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
-                manager_config.custom_setup = Box::new(|url| {
+                manager_config.custom_setup = Box::new(move |url| {
+                    let counter = counter.clone();
                     Box::pin(async move {
                         let mut conn = AsyncMysqlConnection::establish(url).await?;
+                        conn.set_instrumentation(count_statements(counter));
                         conn.batch_execute(MYSQL_SESSION_SETUP)
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -211,8 +223,10 @@ impl Store {
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
                 let busy_timeout = options.timeout;
                 manager_config.custom_setup = Box::new(move |url| {
+                    let counter = counter.clone();
                     Box::pin(async move {
                         let mut conn = SqliteConn::establish(url).await?;
+                        conn.set_instrumentation(count_statements(counter));
                         conn.batch_execute(&sqlite_pragmas(busy_timeout))
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -227,10 +241,23 @@ impl Store {
             }
         };
         let store = Self {
-            db: std::sync::Arc::new(db),
+            db: Arc::new(db),
+            clock: Arc::new(SystemClock),
+            statements,
         };
         store.ping().await?;
         Ok(store)
+    }
+
+    /// The store telling time by `clock` (tests; the default is the system clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many SQL statements this store has sent so far.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Which backend the store runs on.
@@ -246,6 +273,15 @@ impl Store {
         with_conn!(self, conn => {
             conn.batch_execute("SELECT 1").await.map_err(crate::error::query_error)
         })
+    }
+}
+
+/// Counts every statement a connection starts.
+fn count_statements(counter: Arc<AtomicU64>) -> impl Instrumentation {
+    move |event: InstrumentationEvent<'_>| {
+        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

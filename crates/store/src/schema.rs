@@ -10,6 +10,7 @@ diesel::table! {
         has_premium_access -> Bool,
         role -> Text,
         created_at -> Timestamp,
+        favorites_version -> BigInt,
     }
 }
 
@@ -47,6 +48,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    favorite_tombstones (user_id, item_id) {
+        user_id -> Text,
+        item_id -> Text,
+        removed_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_favorites -> users (user_id));
+diesel::joinable!(favorite_tombstones -> users (user_id));
 diesel::joinable!(music_assets -> music_files (music_id));
-diesel::allow_tables_to_appear_in_same_query!(users, music_files, music_assets, user_favorites);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    music_files,
+    music_assets,
+    user_favorites,
+    favorite_tombstones
+);

@@ -4,11 +4,14 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use soundshelf_domain::sync::{Action, Conflict, LocalChange, MAX_CHANGES, Rejected};
+use soundshelf_domain::time::parse_rfc3339;
 use soundshelf_domain::{
     Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemIdList, ItemType, PageRequest,
     SearchTerm,
 };
-use soundshelf_service::AddFavorite;
+use soundshelf_service::{AddFavorite, SyncRequest};
+use time::OffsetDateTime;
 
 use super::{ok, ok_message, resource};
 use crate::auth::AuthUser;
@@ -23,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(add)),
     )
     .service(resource("/api/favorites/contains").route(web::get().to(contains)))
+    .service(resource("/api/favorites/sync").route(web::put().to(sync)))
     // `.*` so that an id with a `/` reaches validation and is refused with a 400.
     .service(resource("/api/favorites/items/{item_id:.*}").route(web::delete().to(remove_item)))
     .service(resource("/api/favorites/{favorite_id}").route(web::delete().to(remove)));
@@ -192,4 +196,106 @@ async fn contains(
         .map(|(id, present)| (id.as_str().to_owned(), Value::Bool(present)))
         .collect();
     Ok(ok(map))
+}
+
+#[derive(Debug, Serialize)]
+struct SyncBody {
+    server_favorites: Vec<Favorite>,
+    deleted_item_ids: Vec<ItemId>,
+    conflicts: Vec<Conflict>,
+    rejected: Vec<Rejected>,
+    #[serde(with = "soundshelf_domain::time::rfc3339")]
+    sync_time: OffsetDateTime,
+}
+
+/// A 400 naming field `name` of change `index`.
+fn bad_change(index: usize, name: &str, reason: &str) -> ApiError {
+    ApiError::InvalidRequest(format!("参数 local_changes[{index}].{name} 无效：{reason}"))
+}
+
+/// Parses one entry of `local_changes`. The shape (an object with a valid `item_id`,
+/// `action` and `timestamp`) is checked here and refuses the whole request; `item_type`
+/// and `item_data` are judged by the merge, which rejects just that change.
+fn parse_change(index: usize, entry: &Value) -> Result<LocalChange, ApiError> {
+    let Value::Object(entry) = entry else {
+        return Err(ApiError::InvalidRequest(format!(
+            "参数 local_changes[{index}] 无效：必须是 JSON 对象"
+        )));
+    };
+    let text = |name: &'static str| -> Result<&str, ApiError> {
+        match entry.get(name) {
+            Some(Value::String(s)) => Ok(s),
+            None | Some(Value::Null) => {
+                Err(ApiError::missing(&format!("local_changes[{index}].{name}")))
+            }
+            Some(_) => Err(bad_change(index, name, "必须是字符串")),
+        }
+    };
+    let item_id =
+        ItemId::parse(text("item_id")?).map_err(|e| bad_change(index, "item_id", &e.reason))?;
+    let action = Action::parse(text("action")?)
+        .ok_or_else(|| bad_change(index, "action", "必须是 add 或 remove"))?;
+    let timestamp = parse_rfc3339("timestamp", text("timestamp")?)
+        .map_err(|e| bad_change(index, "timestamp", &e.reason))?;
+    Ok(LocalChange {
+        item_id,
+        action,
+        timestamp,
+        item_type: entry.get("item_type").cloned(),
+        item_data: entry.get("item_data").cloned(),
+    })
+}
+
+async fn sync(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let Value::Object(body) = body.into_inner() else {
+        return Err(ApiError::InvalidRequest("请求体必须是 JSON 对象".into()));
+    };
+    user.check_claimed(body.get("user_id").and_then(Value::as_str))?;
+    let last_sync_time = match body.get("last_sync_time") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(parse_rfc3339("last_sync_time", s)?),
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "参数 last_sync_time 无效：必须是 RFC 3339 时间或 null".into(),
+            ));
+        }
+    };
+    let entries = match body.get("local_changes") {
+        Some(Value::Array(entries)) => entries,
+        None | Some(Value::Null) => return Err(ApiError::missing("local_changes")),
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "参数 local_changes 无效：必须是数组".into(),
+            ));
+        }
+    };
+    if entries.len() > MAX_CHANGES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let changes = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| parse_change(i, entry))
+        .collect::<Result<Vec<_>, _>>()?;
+    let result = state
+        .favorites
+        .sync(
+            user.id(),
+            SyncRequest {
+                last_sync_time,
+                changes,
+            },
+        )
+        .await?;
+    Ok(ok(SyncBody {
+        server_favorites: result.server_favorites,
+        deleted_item_ids: result.deleted_item_ids,
+        conflicts: result.conflicts,
+        rejected: result.rejected,
+        sync_time: result.sync_time,
+    }))
 }

@@ -1,0 +1,2 @@
+DROP TABLE favorite_tombstones;
+ALTER TABLE users DROP COLUMN favorites_version;
