@@ -14,7 +14,7 @@ use soundshelf_domain::{
     Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemType, Limit, PageRequest,
     SearchTerm, UserId, UserStatus,
 };
-use soundshelf_ports::{FavoriteStore, StoreError, UserStore};
+use soundshelf_ports::{FavoriteStore, Removal, StoreError, SyncSnapshot, SyncWrites, UserStore};
 use soundshelf_store::testing::TestDb;
 use soundshelf_store::{Backend, Store, demo, migrations};
 use time::{Duration, OffsetDateTime};
@@ -31,7 +31,62 @@ soundshelf_store::on_both_backends!(
     contains_reports_only_the_users_items,
     users_are_found_with_their_status,
     demo_seed_is_complete_and_runs_once,
+    deletes_leave_tombstones_and_adds_clear_them,
+    sync_reads_under_the_lock_and_writes_all,
+    sync_without_writes_changes_nothing,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_of_500_changes_is_a_bounded_number_of_statements_on_mysql() {
+    let (_db, store) = seeded(Backend::Mysql).await;
+    // Warm the pool so connection set-up is not counted.
+    store
+        .sync(
+            &uid("user_free"),
+            &[],
+            None,
+            Box::new(|_| SyncWrites::default()),
+        )
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let puts: Vec<Favorite> = (0..250)
+        .map(|i| favorite("user_free", &format!("p{i}"), "t", now))
+        .collect();
+    let removals: Vec<Removal> = (0..250)
+        .map(|i| Removal {
+            item_id: ItemId::parse(&format!("r{i}")).unwrap(),
+            removed_at: now,
+        })
+        .collect();
+    let items: Vec<ItemId> = puts
+        .iter()
+        .map(|f| f.item_id.clone())
+        .chain(removals.iter().map(|r| r.item_id.clone()))
+        .collect();
+    let before = store.statements_executed();
+    let writes = SyncWrites { puts, removals };
+    store
+        .sync(
+            &uid("user_free"),
+            &items,
+            Some(now - Duration::days(1)),
+            Box::new(move |_| writes),
+        )
+        .await
+        .unwrap();
+    let statements = store.statements_executed() - before;
+    eprintln!("a sync of 500 changes took {statements} statements");
+    assert!(statements <= 12, "{statements} statements for 500 changes");
+    assert_eq!(
+        store
+            .list(&uid("user_free"), &FavoriteFilter::default(), &page(100))
+            .await
+            .unwrap()
+            .total,
+        250
+    );
+}
 
 async fn seeded(backend: Backend) -> (TestDb, Store) {
     let (db, store) = TestDb::migrated(backend).await;
@@ -424,4 +479,192 @@ async fn demo_seed_is_complete_and_runs_once(backend: Backend) {
         let got = store.find_user(&u.id).await.unwrap().unwrap();
         assert_eq!(got, u);
     }
+}
+
+/// Runs a sync whose planner records the snapshot and writes `writes`.
+async fn sync_with(
+    store: &Store,
+    user: &str,
+    items: &[&str],
+    since: Option<OffsetDateTime>,
+    writes: SyncWrites,
+) -> SyncSnapshot {
+    let items: Vec<ItemId> = items.iter().map(|s| ItemId::parse(s).unwrap()).collect();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = seen.clone();
+    let now = store
+        .sync(
+            &uid(user),
+            &items,
+            since,
+            Box::new(move |snapshot| {
+                *slot.lock().unwrap() = Some(snapshot);
+                writes
+            }),
+        )
+        .await
+        .unwrap();
+    let snapshot = seen.lock().unwrap().take().unwrap();
+    assert_eq!(snapshot.now, now);
+    snapshot
+}
+
+async fn deletes_leave_tombstones_and_adds_clear_them(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let start = OffsetDateTime::now_utc() - Duration::seconds(1);
+    let a = favorite("user_free", "music_001", "a", start);
+    let b = favorite("user_free", "music_002", "b", start);
+    store.insert(&a).await.unwrap();
+    store.insert(&b).await.unwrap();
+    assert!(store.delete(&uid("user_free"), &a.id).await.unwrap());
+    assert!(
+        store
+            .delete_by_item(&uid("user_free"), &b.item_id)
+            .await
+            .unwrap()
+    );
+    // A failed delete leaves no tombstone.
+    assert!(
+        !store
+            .delete_by_item(&uid("user_free"), &ItemId::parse("music_003").unwrap())
+            .await
+            .unwrap()
+    );
+
+    let snap = sync_with(
+        &store,
+        "user_free",
+        &["music_001", "music_002", "music_003"],
+        Some(start),
+        SyncWrites::default(),
+    )
+    .await;
+    assert_eq!(snap.tombstones.len(), 2);
+    assert!(
+        snap.tombstones
+            .values()
+            .all(|t| *t >= start && *t <= snap.now)
+    );
+    let mut deleted: Vec<&str> = snap.deleted_since.iter().map(ItemId::as_str).collect();
+    deleted.sort();
+    assert_eq!(deleted, ["music_001", "music_002"]);
+
+    // Adding an item again clears its tombstone; another user's tombstones are not seen.
+    store
+        .insert(&favorite(
+            "user_free",
+            "music_001",
+            "a",
+            OffsetDateTime::now_utc(),
+        ))
+        .await
+        .unwrap();
+    let snap = sync_with(
+        &store,
+        "user_free",
+        &["music_001", "music_002"],
+        Some(start),
+        SyncWrites::default(),
+    )
+    .await;
+    assert_eq!(
+        snap.tombstones
+            .keys()
+            .map(ItemId::as_str)
+            .collect::<Vec<_>>(),
+        ["music_002"]
+    );
+    let other = sync_with(
+        &store,
+        "user_vip",
+        &["music_002"],
+        Some(start),
+        SyncWrites::default(),
+    )
+    .await;
+    assert!(other.tombstones.is_empty() && other.deleted_since.is_empty());
+}
+
+async fn sync_reads_under_the_lock_and_writes_all(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let t0 = OffsetDateTime::now_utc() - Duration::hours(1);
+    let kept = favorite("user_free", "music_001", "kept", t0);
+    let replaced = favorite("user_free", "music_002", "old", t0);
+    store.insert(&kept).await.unwrap();
+    store.insert(&replaced).await.unwrap();
+
+    let mut new_version = replaced.clone();
+    new_version.item_data =
+        ItemData::parse(json!({"title": "新的 🎵", "cover": "c", "duration": 2})).unwrap();
+    new_version.updated_at =
+        soundshelf_domain::time::to_storage_precision(t0 + Duration::minutes(5));
+    let added = favorite("user_free", "music_003", "added", t0 + Duration::minutes(6));
+    let writes = SyncWrites {
+        puts: vec![new_version.clone(), added.clone()],
+        removals: vec![
+            Removal {
+                item_id: kept.item_id.clone(),
+                removed_at: t0 + Duration::minutes(7),
+            },
+            Removal {
+                item_id: ItemId::parse("never_there").unwrap(),
+                removed_at: t0,
+            },
+        ],
+    };
+    let snap = sync_with(
+        &store,
+        "user_free",
+        &["music_001", "music_002", "music_003", "never_there"],
+        None,
+        writes,
+    )
+    .await;
+    assert_eq!(
+        snap.favorites.len(),
+        2,
+        "the whole list, read before the writes"
+    );
+    assert!(snap.tombstones.is_empty() && snap.deleted_since.is_empty());
+
+    let list = all(&store, "user_free", &FavoriteFilter::default()).await;
+    let mut got: Vec<Favorite> = list;
+    got.sort_by_key(|f| f.item_id.as_str().to_owned());
+    assert_eq!(got, vec![new_version, added]);
+    let snap = sync_with(
+        &store,
+        "user_free",
+        &["music_001", "never_there"],
+        Some(t0),
+        SyncWrites::default(),
+    )
+    .await;
+    assert_eq!(snap.tombstones.len(), 2);
+    assert_eq!(
+        snap.tombstones[&kept.item_id],
+        soundshelf_domain::time::to_storage_precision(t0 + Duration::minutes(7))
+    );
+    assert_eq!(snap.deleted_since.len(), 2, "recorded now, after t0");
+    // `since` filters by when the server recorded the removal.
+    let later = sync_with(
+        &store,
+        "user_free",
+        &[],
+        Some(snap.now),
+        SyncWrites::default(),
+    )
+    .await;
+    assert!(later.deleted_since.is_empty());
+}
+
+async fn sync_without_writes_changes_nothing(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let f = favorite("user_free", "music_001", "a", OffsetDateTime::now_utc());
+    store.insert(&f).await.unwrap();
+    let snap = sync_with(&store, "user_free", &[], None, SyncWrites::default()).await;
+    assert_eq!(snap.favorites, vec![f.clone()]);
+    assert_eq!(
+        all(&store, "user_free", &FavoriteFilter::default()).await,
+        vec![f]
+    );
 }
