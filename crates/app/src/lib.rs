@@ -12,6 +12,8 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -6,13 +6,11 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
+use soundshelf_app::testing::*;
 use soundshelf_domain::{UserId, UserStatus};
 use soundshelf_store::Backend;
 

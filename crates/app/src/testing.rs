@@ -1,17 +1,18 @@
-//! Starting the real app on port 0 over a fresh database, and talking to it.
+//! Test support (feature `test-support`): the real app on port 0 over a fresh database
+//! of either backend, tokens good and bad, and a client that reads the envelope.
 
 #![expect(
     clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
+    reason = "test helpers fail loudly on any unexpected error"
 )]
 
 use std::collections::HashMap;
 
+use crate::{Application, Settings};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use soundshelf_app::{Application, Settings};
 use soundshelf_store::testing::TestDb;
 use soundshelf_store::{Backend, DbConfig, Store};
 
@@ -140,6 +141,18 @@ impl TestApp {
         let res = self
             .client
             .post(self.url(path))
+            .bearer_auth(token(user))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(res).await
+    }
+
+    pub async fn put(&self, path: &str, user: &str, body: &Value) -> (u16, Value) {
+        let res = self
+            .client
+            .put(self.url(path))
             .bearer_auth(token(user))
             .json(body)
             .send()
