@@ -298,24 +298,30 @@ impl PageRequest {
     }
 }
 
-/// An opaque keyset position in a newest-first list: the `(created_at, id)` of the last
-/// row seen. Clients get it as `next_cursor` and hand it back as `cursor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An opaque keyset position in a newest-first list: the time and id of the last row
+/// seen (`created_at` for favorites, `download_time` for downloads). Clients get it as
+/// `next_cursor` and hand it back as `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    /// `created_at` of the last row seen, in whole microseconds since the epoch.
+    /// The time of the last row seen, in whole microseconds since the epoch.
     pub created_at_micros: i64,
-    /// Its id.
-    pub id: FavoriteId,
+    /// Its id (checked like every id: `^[A-Za-z0-9_-]{1,36}$`).
+    pub id: String,
 }
 
 impl Cursor {
-    /// The cursor positioned after `favorite`.
-    pub fn after(favorite: &Favorite) -> Self {
-        let micros = favorite.created_at.unix_timestamp_nanos() / 1_000;
+    /// The position of a row with time `at` and id `id`.
+    pub fn new(at: OffsetDateTime, id: impl fmt::Display) -> Self {
+        let micros = at.unix_timestamp_nanos() / 1_000;
         Self {
             created_at_micros: i64::try_from(micros).unwrap_or(i64::MAX),
-            id: favorite.id,
+            id: id.to_string(),
         }
+    }
+
+    /// The cursor positioned after `favorite`.
+    pub fn after(favorite: &Favorite) -> Self {
+        Self::new(favorite.created_at, favorite.id)
     }
 
     /// The `created_at` instant of the position.
@@ -339,10 +345,10 @@ impl Cursor {
         let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
         let (micros, id) = text.split_once('.').ok_or_else(bad)?;
         let created_at_micros: i64 = micros.parse().map_err(|_| bad())?;
-        let id = FavoriteId::parse(id).map_err(|_| bad())?;
+        let id = crate::CatalogId::parse_field("cursor", id).map_err(|_| bad())?;
         let cursor = Self {
             created_at_micros,
-            id,
+            id: id.as_str().to_owned(),
         };
         // Refuse instants outside what `OffsetDateTime` represents.
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(created_at_micros) * 1_000)
@@ -546,10 +552,11 @@ mod tests {
     fn cursors_round_trip_and_refuse_forgeries() {
         let c = Cursor {
             created_at_micros: 1_700_000_000_123_456,
-            id: FavoriteId::from_ulid(Ulid::from_parts(1, 2)),
+            id: FavoriteId::from_ulid(Ulid::from_parts(1, 2)).to_string(),
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for bad in ["", "abc", "!!!", &"A".repeat(200), "MTIzLmZhdl94"] {
+        // "MTIzLi4v" is "123../": an id that is no id.
+        for bad in ["", "abc", "!!!", &"A".repeat(200), "MTIzLi4v"] {
             assert!(Cursor::decode(bad).is_err(), "{bad:?}");
         }
     }

@@ -146,6 +146,25 @@ prefixed_ulid!(
     "favorite_id"
 );
 
+prefixed_ulid!(
+    /// The id of a download record: `dl_` and a ULID.
+    DownloadId,
+    "dl_",
+    "download_id"
+);
+prefixed_ulid!(
+    /// The id of a download token's row: `tok_` and a ULID (the token itself is secret).
+    TokenId,
+    "tok_",
+    "token_id"
+);
+prefixed_ulid!(
+    /// The id of a download log entry: `log_` and a ULID.
+    LogId,
+    "log_",
+    "log_id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod catalog;
+pub mod downloads;
 mod error;
 pub mod favorites;
 mod ids;
@@ -28,5 +29,5 @@ pub use favorites::{
     Cursor, Favorite, FavoriteFilter, ItemData, ItemIdList, ItemType, Limit, PageRequest,
     PageStart, SearchTerm,
 };
-pub use ids::{CatalogId, FavoriteId, ItemId, UserId};
+pub use ids::{CatalogId, DownloadId, FavoriteId, ItemId, LogId, TokenId, UserId};
 pub use users::{Plan, Role, User, UserStatus};

@@ -449,7 +449,7 @@ mod tests {
             assert_eq!(list.total, 7);
             assert_eq!(list.next_cursor.is_some(), has_more);
             if let Some(c) = list.next_cursor {
-                assert_eq!(c.id, fav.id);
+                assert_eq!(c.id, fav.id.to_string());
                 assert_eq!(c.created_at(), fav.created_at);
             }
         }

@@ -484,7 +484,7 @@ impl Store {
                 }
                 PageStart::After(cursor) => {
                     let at = to_primitive_utc(cursor.created_at());
-                    let id = cursor.id.to_string();
+                    let id = cursor.id.clone();
                     q = q.filter(
                         uf::created_at
                             .lt(at)

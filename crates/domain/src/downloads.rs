@@ -1,0 +1,551 @@
+//! Downloads: plans and their quotas, the grant rules in the SPEC's order, record
+//! statuses, and when a redemption uses up one of a token's uses.
+//!
+//! Everything here is pure, so another service can embed the download policy as it is:
+//!
+//! ```
+//! use soundshelf_domain::downloads::{decide_grant, GrantDenied, Plans, Track, Usage};
+//! use soundshelf_domain::{Plan, Quality, Role, User, UserId, UserStatus};
+//!
+//! let user = User {
+//!     id: UserId::parse("u1").unwrap(),
+//!     nickname: String::new(),
+//!     status: UserStatus::Active,
+//!     plan: Plan::Premium,
+//!     has_premium_access: true,
+//!     role: Role::User,
+//!     created_at: time::OffsetDateTime::UNIX_EPOCH,
+//! };
+//! let track = Track::new("music_009", "深睡德尔塔波", true, [(Quality::Standard, 19_200_000), (Quality::Lossless, 135_000_000)]).unwrap();
+//! let plans = Plans::default();
+//!
+//! let grant = decide_grant(&user, Some(&track), Quality::Standard, &plans, &Usage::default()).unwrap();
+//! assert_eq!(grant.file_size, 19_200_000);
+//! assert!(grant.counts_toward_daily_limit);
+//! // Lossless needs the VIP plan.
+//! assert_eq!(
+//!     decide_grant(&user, Some(&track), Quality::Lossless, &plans, &Usage::default()),
+//!     Err(GrantDenied::VipRequired)
+//! );
+//! ```
+
+use crate::ValidationError;
+use crate::catalog::Quality;
+use crate::ids::CatalogId;
+use crate::users::{Plan, User};
+
+/// Bytes in the MB of plan limits and statistics: 2^20.
+pub const MB: u64 = 1 << 20;
+
+/// The quotas of one plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanLimits {
+    /// Distinct (track, quality) grants per day.
+    pub daily_downloads: u32,
+    /// Storage of completed downloads, in MB.
+    pub storage_mb: u64,
+}
+
+impl PlanLimits {
+    /// The storage limit in bytes.
+    pub fn storage_bytes(&self) -> u64 {
+        self.storage_mb.saturating_mul(MB)
+    }
+}
+
+/// The quotas of every plan; `Default` is the SPEC's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plans {
+    /// `free`.
+    pub free: PlanLimits,
+    /// `trial`.
+    pub trial: PlanLimits,
+    /// `premium`.
+    pub premium: PlanLimits,
+    /// `vip`.
+    pub vip: PlanLimits,
+}
+
+impl Default for Plans {
+    fn default() -> Self {
+        let limits = |daily_downloads, storage_mb| PlanLimits {
+            daily_downloads,
+            storage_mb,
+        };
+        Self {
+            free: limits(5, 100),
+            trial: limits(20, 500),
+            premium: limits(100, 2048),
+            vip: limits(500, 10240),
+        }
+    }
+}
+
+impl Plans {
+    /// The quotas of `plan`.
+    pub fn limits(&self, plan: Plan) -> PlanLimits {
+        match plan {
+            Plan::Free => self.free,
+            Plan::Trial => self.trial,
+            Plan::Premium => self.premium,
+            Plan::Vip => self.vip,
+        }
+    }
+
+    /// The quotas of `plan`, to change.
+    pub fn slot_mut(&mut self, plan: Plan) -> &mut PlanLimits {
+        match plan {
+            Plan::Free => &mut self.free,
+            Plan::Trial => &mut self.trial,
+            Plan::Premium => &mut self.premium,
+            Plan::Vip => &mut self.vip,
+        }
+    }
+}
+
+/// A track as the grant rules see it: whether it needs premium access, and the size of
+/// each quality it exists in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    /// Its checked id.
+    pub id: CatalogId,
+    /// Its title (for file names).
+    pub title: String,
+    /// Whether only users with premium access may download it.
+    pub premium_required: bool,
+    /// The qualities it exists in, with their sizes in bytes.
+    pub files: Vec<(Quality, u64)>,
+}
+
+impl Track {
+    /// A track; the id is checked.
+    pub fn new(
+        id: &str,
+        title: &str,
+        premium_required: bool,
+        files: impl IntoIterator<Item = (Quality, u64)>,
+    ) -> Result<Self, ValidationError> {
+        Ok(Self {
+            id: CatalogId::parse_field("music_id", id)?,
+            title: title.to_owned(),
+            premium_required,
+            files: files.into_iter().collect(),
+        })
+    }
+
+    /// The size of the file of `quality`, if the track exists in it.
+    pub fn size(&self, quality: Quality) -> Option<u64> {
+        self.files
+            .iter()
+            .find(|(q, _)| *q == quality)
+            .map(|(_, size)| *size)
+    }
+}
+
+/// Why a grant is refused, each with its SPEC code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantDenied {
+    /// `USER_INACTIVE`.
+    UserInactive,
+    /// `MUSIC_NOT_FOUND`.
+    MusicNotFound,
+    /// `QUALITY_NOT_AVAILABLE`.
+    QualityNotAvailable,
+    /// `PREMIUM_REQUIRED`: a premium track for a user without premium access.
+    PremiumRequired,
+    /// `VIP_REQUIRED`: lossless for a plan other than `vip`.
+    VipRequired,
+    /// `DAILY_LIMIT_REACHED`, with the plan's limit.
+    DailyLimitReached {
+        /// The plan's daily limit.
+        limit: u32,
+    },
+    /// `STORAGE_FULL`.
+    StorageFull,
+}
+
+impl GrantDenied {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            GrantDenied::UserInactive => "USER_INACTIVE",
+            GrantDenied::MusicNotFound => "MUSIC_NOT_FOUND",
+            GrantDenied::QualityNotAvailable => "QUALITY_NOT_AVAILABLE",
+            GrantDenied::PremiumRequired => "PREMIUM_REQUIRED",
+            GrantDenied::VipRequired => "VIP_REQUIRED",
+            GrantDenied::DailyLimitReached { .. } => "DAILY_LIMIT_REACHED",
+            GrantDenied::StorageFull => "STORAGE_FULL",
+        }
+    }
+}
+
+/// What a user has used of the quotas, as far as one grant is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Distinct (track, quality) pairs granted in the user's today.
+    pub granted_today: u32,
+    /// Whether this (track, quality) was already granted today (a repeat does not count).
+    pub repeat_today: bool,
+    /// Bytes of the user's completed downloads, this file excluded.
+    pub storage_used: u64,
+}
+
+/// An allowed grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// The catalogue's size of the file.
+    pub file_size: u64,
+    /// Whether it takes one of today's grants (false for a same-day repeat).
+    pub counts_toward_daily_limit: bool,
+}
+
+/// The rules that need no counts, in the SPEC's order: user active → track exists →
+/// quality exists → premium track needs premium access → lossless needs `vip`. Returns
+/// the file's size.
+pub fn check_entitlement(
+    user: &User,
+    track: Option<&Track>,
+    quality: Quality,
+) -> Result<u64, GrantDenied> {
+    if !user.is_active() {
+        return Err(GrantDenied::UserInactive);
+    }
+    let track = track.ok_or(GrantDenied::MusicNotFound)?;
+    let size = track
+        .size(quality)
+        .ok_or(GrantDenied::QualityNotAvailable)?;
+    if track.premium_required && !user.has_premium_access {
+        return Err(GrantDenied::PremiumRequired);
+    }
+    if quality == Quality::Lossless && user.plan != Plan::Vip {
+        return Err(GrantDenied::VipRequired);
+    }
+    Ok(size)
+}
+
+/// The daily limit: a same-day repeat is always served; otherwise the count must be
+/// below the limit.
+pub fn daily_allows(limits: &PlanLimits, usage: &Usage) -> Result<(), GrantDenied> {
+    if usage.repeat_today || usage.granted_today < limits.daily_downloads {
+        Ok(())
+    } else {
+        Err(GrantDenied::DailyLimitReached {
+            limit: limits.daily_downloads,
+        })
+    }
+}
+
+/// The storage limit: refused when the completed downloads (this file excluded) plus
+/// this file would pass the plan's storage.
+pub fn storage_allows(limits: &PlanLimits, used: u64, file_size: u64) -> Result<(), GrantDenied> {
+    if used.saturating_add(file_size) > limits.storage_bytes() {
+        Err(GrantDenied::StorageFull)
+    } else {
+        Ok(())
+    }
+}
+
+/// Every rule of a grant (rate limiting aside), in the SPEC's order. A server that must
+/// hold the quotas under concurrency decides the last two inside its database
+/// transaction, with [`daily_allows`] and [`storage_allows`] as the rules it enforces.
+pub fn decide_grant(
+    user: &User,
+    track: Option<&Track>,
+    quality: Quality,
+    plans: &Plans,
+    usage: &Usage,
+) -> Result<Grant, GrantDenied> {
+    let file_size = check_entitlement(user, track, quality)?;
+    let limits = plans.limits(user.plan);
+    daily_allows(&limits, usage)?;
+    storage_allows(&limits, usage.storage_used, file_size)?;
+    Ok(Grant {
+        file_size,
+        counts_toward_daily_limit: !usage.repeat_today,
+    })
+}
+
+/// The status of a download record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DownloadStatus {
+    /// Granted or in progress.
+    Downloading,
+    /// Finished: counts toward storage.
+    Completed,
+    /// Failed on the device.
+    Failed,
+    /// Its link expired before completion (set by the clean-up job).
+    Expired,
+}
+
+impl DownloadStatus {
+    /// Every status.
+    pub const ALL: [DownloadStatus; 4] = [
+        DownloadStatus::Downloading,
+        DownloadStatus::Completed,
+        DownloadStatus::Failed,
+        DownloadStatus::Expired,
+    ];
+
+    /// The exact lowercase name; anything else is refused.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| {
+                ValidationError::new("status", "必须是 downloading、completed、failed 或 expired")
+            })
+    }
+
+    /// A status a client may report: `downloading`, `completed` or `failed`.
+    pub fn parse_reported(raw: &str) -> Result<Self, ValidationError> {
+        match Self::parse(raw) {
+            Ok(DownloadStatus::Expired) | Err(_) => Err(ValidationError::new(
+                "status",
+                "必须是 downloading、completed 或 failed",
+            )),
+            Ok(s) => Ok(s),
+        }
+    }
+
+    /// The name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DownloadStatus::Downloading => "downloading",
+            DownloadStatus::Completed => "completed",
+            DownloadStatus::Failed => "failed",
+            DownloadStatus::Expired => "expired",
+        }
+    }
+}
+
+/// Whether a redemption uses up one of the token's uses: a `GET` without `Range` or
+/// from byte 0 does; a continuation (a range starting later) does not, once the token has
+/// been used at least once; a `HEAD` never does.
+pub fn redemption_uses_a_use(head: bool, range_start: Option<u64>, uses_so_far: u32) -> bool {
+    if head {
+        return false;
+    }
+    match range_start {
+        None | Some(0) => true,
+        Some(_) => uses_so_far == 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UserId;
+    use crate::users::{Role, UserStatus};
+
+    fn user(plan: Plan, status: UserStatus) -> User {
+        User {
+            id: UserId::parse("u").unwrap(),
+            nickname: String::new(),
+            status,
+            plan,
+            has_premium_access: plan != Plan::Free,
+            role: Role::User,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn track(premium: bool) -> Track {
+        Track::new(
+            "music_001",
+            "t",
+            premium,
+            [
+                (Quality::Standard, 10 * MB),
+                (Quality::High, 20 * MB),
+                (Quality::Lossless, 50 * MB),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Every plan × premium/free track × quality, for an active user with no usage.
+    #[test]
+    fn every_plan_track_and_quality() {
+        use GrantDenied::*;
+        let plans = Plans::default();
+        let cases: &[(Plan, bool, Quality, Result<u64, GrantDenied>)] = &[
+            (Plan::Free, false, Quality::Standard, Ok(10 * MB)),
+            (Plan::Free, false, Quality::High, Ok(20 * MB)),
+            (Plan::Free, false, Quality::Lossless, Err(VipRequired)),
+            (Plan::Free, true, Quality::Standard, Err(PremiumRequired)),
+            (Plan::Free, true, Quality::High, Err(PremiumRequired)),
+            (Plan::Free, true, Quality::Lossless, Err(PremiumRequired)),
+            (Plan::Trial, false, Quality::Standard, Ok(10 * MB)),
+            (Plan::Trial, false, Quality::High, Ok(20 * MB)),
+            (Plan::Trial, false, Quality::Lossless, Err(VipRequired)),
+            (Plan::Trial, true, Quality::Standard, Ok(10 * MB)),
+            (Plan::Trial, true, Quality::High, Ok(20 * MB)),
+            (Plan::Trial, true, Quality::Lossless, Err(VipRequired)),
+            (Plan::Premium, false, Quality::Standard, Ok(10 * MB)),
+            (Plan::Premium, false, Quality::High, Ok(20 * MB)),
+            (Plan::Premium, false, Quality::Lossless, Err(VipRequired)),
+            (Plan::Premium, true, Quality::Standard, Ok(10 * MB)),
+            (Plan::Premium, true, Quality::High, Ok(20 * MB)),
+            (Plan::Premium, true, Quality::Lossless, Err(VipRequired)),
+            (Plan::Vip, false, Quality::Standard, Ok(10 * MB)),
+            (Plan::Vip, false, Quality::High, Ok(20 * MB)),
+            (Plan::Vip, false, Quality::Lossless, Ok(50 * MB)),
+            (Plan::Vip, true, Quality::Standard, Ok(10 * MB)),
+            (Plan::Vip, true, Quality::High, Ok(20 * MB)),
+            (Plan::Vip, true, Quality::Lossless, Ok(50 * MB)),
+        ];
+        assert_eq!(cases.len(), 4 * 2 * 3);
+        for (plan, premium, quality, want) in cases {
+            let got = decide_grant(
+                &user(*plan, UserStatus::Active),
+                Some(&track(*premium)),
+                *quality,
+                &plans,
+                &Usage::default(),
+            )
+            .map(|g| g.file_size);
+            assert_eq!(got, *want, "{plan:?} premium={premium} {quality:?}");
+        }
+    }
+
+    #[test]
+    fn the_rules_apply_in_the_spec_order() {
+        use GrantDenied::*;
+        let plans = Plans::default();
+        let free = user(Plan::Free, UserStatus::Active);
+        let full = Usage {
+            granted_today: 5,
+            repeat_today: false,
+            storage_used: 100 * MB,
+        };
+        // Inactive beats everything.
+        assert_eq!(
+            decide_grant(
+                &user(Plan::Free, UserStatus::Disabled),
+                None,
+                Quality::Lossless,
+                &plans,
+                &full
+            ),
+            Err(UserInactive)
+        );
+        assert_eq!(
+            decide_grant(&free, None, Quality::Lossless, &plans, &full),
+            Err(MusicNotFound)
+        );
+        let standard_only = Track::new("m", "t", true, [(Quality::Standard, MB)]).unwrap();
+        assert_eq!(
+            decide_grant(
+                &free,
+                Some(&standard_only),
+                Quality::Lossless,
+                &plans,
+                &full
+            ),
+            Err(QualityNotAvailable)
+        );
+        assert_eq!(
+            decide_grant(&free, Some(&track(true)), Quality::Lossless, &plans, &full),
+            Err(PremiumRequired)
+        );
+        assert_eq!(
+            decide_grant(&free, Some(&track(false)), Quality::Lossless, &plans, &full),
+            Err(VipRequired)
+        );
+        assert_eq!(
+            decide_grant(&free, Some(&track(false)), Quality::Standard, &plans, &full),
+            Err(DailyLimitReached { limit: 5 })
+        );
+        let daily_ok = Usage {
+            granted_today: 4,
+            ..full
+        };
+        assert_eq!(
+            decide_grant(
+                &free,
+                Some(&track(false)),
+                Quality::Standard,
+                &plans,
+                &daily_ok
+            ),
+            Err(StorageFull)
+        );
+    }
+
+    #[test]
+    fn quotas_per_plan() {
+        let plans = Plans::default();
+        for (plan, daily, mb) in [
+            (Plan::Free, 5, 100),
+            (Plan::Trial, 20, 500),
+            (Plan::Premium, 100, 2048),
+            (Plan::Vip, 500, 10240),
+        ] {
+            let limits = plans.limits(plan);
+            assert_eq!((limits.daily_downloads, limits.storage_mb), (daily, mb));
+            let u = user(plan, UserStatus::Active);
+            let t = Track::new("m", "t", false, [(Quality::Standard, MB)]).unwrap();
+            let at = |granted_today, repeat_today, storage_used| {
+                decide_grant(
+                    &u,
+                    Some(&t),
+                    Quality::Standard,
+                    &plans,
+                    &Usage {
+                        granted_today,
+                        repeat_today,
+                        storage_used,
+                    },
+                )
+            };
+            assert!(at(daily - 1, false, 0).is_ok());
+            assert_eq!(
+                at(daily, false, 0),
+                Err(GrantDenied::DailyLimitReached { limit: daily })
+            );
+            let repeat = at(daily, true, 0).unwrap();
+            assert!(
+                !repeat.counts_toward_daily_limit,
+                "a same-day repeat is served and not counted"
+            );
+            assert!(
+                at(0, false, mb * MB - MB).is_ok(),
+                "exactly full is allowed"
+            );
+            assert_eq!(
+                at(0, false, mb * MB - MB + 1),
+                Err(GrantDenied::StorageFull)
+            );
+        }
+    }
+
+    #[test]
+    fn statuses() {
+        for s in DownloadStatus::ALL {
+            assert_eq!(DownloadStatus::parse(s.as_str()).unwrap(), s);
+        }
+        assert!(DownloadStatus::parse_reported("expired").is_err());
+        assert!(DownloadStatus::parse_reported("Completed").is_err());
+        assert_eq!(
+            DownloadStatus::parse_reported("failed").unwrap(),
+            DownloadStatus::Failed
+        );
+    }
+
+    #[test]
+    fn which_redemptions_use_a_use() {
+        assert!(redemption_uses_a_use(false, None, 0));
+        assert!(redemption_uses_a_use(false, Some(0), 2));
+        assert!(
+            !redemption_uses_a_use(false, Some(100), 1),
+            "a continuation"
+        );
+        assert!(
+            redemption_uses_a_use(false, Some(100), 0),
+            "no free ranges on a fresh token"
+        );
+        assert!(!redemption_uses_a_use(true, None, 0), "HEAD never");
+    }
+}

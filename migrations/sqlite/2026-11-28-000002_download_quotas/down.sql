@@ -1,0 +1,2 @@
+DROP TABLE daily_grant_counters;
+DROP TABLE download_grant_days;
