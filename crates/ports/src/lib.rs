@@ -7,8 +7,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use soundshelf_domain::{Favorite, FavoriteFilter, FavoriteId, ItemId, PageRequest, User, UserId};
-use time::OffsetDateTime;
+use soundshelf_domain::downloads::{DownloadStatus, Track};
+use soundshelf_domain::{
+    CatalogId, DownloadId, Favorite, FavoriteFilter, FavoriteId, ItemId, LogId, PageRequest,
+    Quality, TokenId, User, UserId,
+};
+use time::{Date, OffsetDateTime};
 
 /// A boxed error from an adapter's own world, kept as the source of a port error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -142,6 +146,269 @@ pub trait FavoriteStore: Send + Sync {
 pub trait UserStore: Send + Sync {
     /// The user `id`, or `None` when there is none.
     async fn find_user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+}
+
+/// The catalogue of tracks.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// The track `id` with the qualities it exists in, or `None`.
+    async fn track(&self, id: &CatalogId) -> Result<Option<Track>, StoreError>;
+}
+
+/// Everything a grant writes, decided up to the quotas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantRequest {
+    /// The user.
+    pub user_id: UserId,
+    /// The track.
+    pub music_id: CatalogId,
+    /// The quality.
+    pub quality: Quality,
+    /// The catalogue's size of the file.
+    pub file_size: u64,
+    /// The user's "today" (in `APP_TIMEZONE`).
+    pub day: Date,
+    /// Now.
+    pub now: OffsetDateTime,
+    /// The plan's daily limit.
+    pub daily_limit: u32,
+    /// The plan's storage limit, in bytes.
+    pub storage_limit: u64,
+    /// The new token's row id.
+    pub token_id: TokenId,
+    /// The SHA-256 (hex) of the new token; the token itself is never stored.
+    pub token_hash: String,
+    /// When the token expires.
+    pub expires_at: OffsetDateTime,
+    /// How many redemptions it allows.
+    pub max_uses: u32,
+    /// The link, with `{token}` where the token goes.
+    pub download_url: String,
+    /// The id of the user's download record, if one has to be created.
+    pub download_id: DownloadId,
+}
+
+/// What became of a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantOutcome {
+    /// Granted; `counted` is false for a same-day repeat.
+    Granted {
+        /// Whether it took one of today's grants.
+        counted: bool,
+    },
+    /// The daily limit is reached.
+    DailyLimitReached,
+    /// The storage limit would be passed.
+    StorageFull,
+}
+
+/// A download token's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Its id.
+    pub id: TokenId,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// The track.
+    pub music_id: CatalogId,
+    /// The quality.
+    pub quality: Quality,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// How many redemptions it allows.
+    pub max_uses: u32,
+    /// How many it has had.
+    pub uses: u32,
+}
+
+/// One redemption attempt, for `download_logs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadLogEntry {
+    /// `log_…`.
+    pub id: LogId,
+    /// The token's user (empty for an unknown token).
+    pub user_id: String,
+    /// The token's track (empty for an unknown token).
+    pub music_id: String,
+    /// The hash of the token presented.
+    pub token_hash: String,
+    /// The client's address.
+    pub ip: String,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// Bytes about to be sent.
+    pub download_size: u64,
+    /// When.
+    pub at: OffsetDateTime,
+    /// `started` or `failed`.
+    pub status: &'static str,
+    /// The error code of a refusal.
+    pub error_code: Option<&'static str>,
+}
+
+/// A user's download record, with the track's title and cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadRecord {
+    /// `dl_…`.
+    pub id: DownloadId,
+    /// The owner.
+    pub user_id: UserId,
+    /// The track.
+    pub music_id: CatalogId,
+    /// The quality.
+    pub quality: Quality,
+    /// The status.
+    pub status: DownloadStatus,
+    /// 0–100.
+    pub progress: u8,
+    /// The catalogue's size of the file.
+    pub file_size: u64,
+    /// When the download (last grant or report) started.
+    pub download_time: OffsetDateTime,
+    /// When it completed.
+    pub completed_time: Option<OffsetDateTime>,
+    /// When its link expires.
+    pub expires_at: Option<OffsetDateTime>,
+    /// The device's error message of a failure.
+    pub error_message: Option<String>,
+    /// The track's title.
+    pub title: String,
+    /// The track's cover.
+    pub cover: String,
+}
+
+/// A device's report on a download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordReport {
+    /// The user.
+    pub user_id: UserId,
+    /// The track.
+    pub music_id: CatalogId,
+    /// The quality.
+    pub quality: Quality,
+    /// `downloading`, `completed` or `failed`.
+    pub status: DownloadStatus,
+    /// 0–100 (100 when completed).
+    pub progress: u8,
+    /// The device's error message (failures only).
+    pub error_message: Option<String>,
+    /// The catalogue's size of the file.
+    pub file_size: u64,
+    /// Now.
+    pub now: OffsetDateTime,
+    /// The id to use if the record is new.
+    pub new_id: DownloadId,
+}
+
+/// A page of download records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPage {
+    /// Newest first (`download_time` desc, then id desc).
+    pub items: Vec<DownloadRecord>,
+    /// How many match in all.
+    pub total: u64,
+    /// Whether more follow.
+    pub has_more: bool,
+}
+
+/// Counts of a user's records by status, and the bytes of the completed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DownloadCounts {
+    /// All records.
+    pub total: u64,
+    /// `completed`.
+    pub completed: u64,
+    /// `downloading`.
+    pub downloading: u64,
+    /// `failed`.
+    pub failed: u64,
+    /// `expired`.
+    pub expired: u64,
+    /// Sum of the catalogue sizes of the completed ones.
+    pub completed_bytes: u64,
+}
+
+/// Where grants, tokens, logs and download records are kept.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait DownloadStore: Send + Sync {
+    /// Grants a download in one transaction under the user's lock: records the
+    /// (track, quality) for `day` (a same-day repeat is not counted again), raises the
+    /// day's counter by a conditional statement only while below `daily_limit`, checks
+    /// that completed downloads (this file excluded) plus `file_size` stay within
+    /// `storage_limit`, stores the token, and resets the user's record of the file to
+    /// `downloading`.
+    ///
+    /// MUST write nothing when refused; MUST never let more than `daily_limit` distinct
+    /// grants of one day through, however many run at once.
+    async fn grant(&self, request: &GrantRequest) -> Result<GrantOutcome, StoreError>;
+
+    /// The token whose SHA-256 (hex) is `hash`.
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Counts one use of token `id`, if it has uses left and has not expired at `now`.
+    ///
+    /// MUST be one conditional statement, so parallel redemptions never exceed the limit.
+    async fn use_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Appends a redemption attempt to `download_logs`.
+    async fn log_download(&self, entry: &DownloadLogEntry) -> Result<(), StoreError>;
+
+    /// Creates or updates the user's record of (track, quality) from a device's report.
+    async fn report(&self, report: &RecordReport) -> Result<DownloadRecord, StoreError>;
+
+    /// A page of the user's records, optionally of one status.
+    async fn records(
+        &self,
+        user: &UserId,
+        status: Option<DownloadStatus>,
+        page: &PageRequest,
+    ) -> Result<RecordPage, StoreError>;
+
+    /// The user's counts by status.
+    async fn counts(&self, user: &UserId) -> Result<DownloadCounts, StoreError>;
+
+    /// Deletes the user's record `id`; `false` when the user has no such record.
+    async fn delete_record(&self, user: &UserId, id: &DownloadId) -> Result<bool, StoreError>;
+}
+
+/// Whether a request may pass a rate limit now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// It may.
+    Allowed,
+    /// It may not; the next one may after `retry_after`.
+    Limited {
+        /// The time until the next request can pass.
+        retry_after: std::time::Duration,
+    },
+}
+
+/// A rate limiter keyed by a string (user and route).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Counts a request for `key` and says whether it may pass.
+    async fn check(&self, key: &str) -> RateDecision;
+}
+
+/// A fresh download token and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The token, for the client only (URL-safe, ≥ 43 characters).
+    pub token: String,
+    /// Its SHA-256 in hex, the only form stored.
+    pub hash: String,
+}
+
+/// Makes and hashes download tokens.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait TokenIssuer: Send + Sync {
+    /// A new token of 256 random bits.
+    fn issue(&self) -> IssuedToken;
+    /// The stored form of `token`.
+    fn hash(&self, token: &str) -> String;
 }
 
 /// The time, so that use cases can be tested at a chosen instant.

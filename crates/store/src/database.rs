@@ -159,6 +159,19 @@ macro_rules! with_conn {
 }
 pub(crate) use with_conn;
 
+/// Takes `$user`'s lock: a write to the user's row, which MySQL locks until the
+/// transaction ends and SQLite answers by taking its write lock. `$bump` adds to the
+/// user's favorites version (1 when the transaction writes favorites, 0 to only lock).
+macro_rules! lock_user {
+    ($conn:expr, $user:expr, $bump:expr) => {
+        diesel::update($crate::schema::users::table.find($user.as_str()))
+            .set($crate::schema::users::favorites_version.eq($crate::schema::users::favorites_version + $bump))
+            .execute($conn)
+            .await
+    };
+}
+pub(crate) use lock_user;
+
 /// A deadpool pool over `manager` with every wait bounded by `options.timeout`.
 /// (A macro rather than a generic function: the pool's bounds differ per connection type.)
 macro_rules! build_pool {

@@ -15,11 +15,10 @@ use soundshelf_ports::{
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::database::{SqliteConn, Store, detached, with_conn};
+use crate::database::{SqliteConn, Store, detached, lock_user, with_conn};
 use crate::error::{corrupt, query_error};
 use crate::schema::favorite_tombstones as ft;
 use crate::schema::user_favorites as uf;
-use crate::schema::users;
 
 // `instr(haystack, needle)`: the 1-based position of `needle`, 0 when absent. Both
 // SQLite and MySQL have it; on the `utf8mb4_bin` search column it is an exact,
@@ -211,17 +210,6 @@ macro_rules! write_sync {
     }};
 }
 
-/// Takes `$user`'s favorites lock: a write to the user's row, which MySQL locks until the
-/// transaction ends and SQLite answers by taking its write lock. `$bump` adds to the
-/// user's favorites version (1 when the transaction writes favorites, 0 to only lock).
-macro_rules! lock_user {
-    ($conn:expr, $user:expr, $bump:expr) => {
-        diesel::update(users::table.find($user.as_str()))
-            .set(users::favorites_version.eq(users::favorites_version + $bump))
-            .execute($conn)
-            .await
-    };
-}
 
 /// The boxed query of `$user`'s favorites narrowed by `$filter`; a macro so that it is
 /// built for whichever backend the surrounding `with_conn!` arm uses.

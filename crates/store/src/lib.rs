@@ -6,6 +6,7 @@
 //! this crate: they become [`soundshelf_ports::StoreError`]s in `error`.
 
 mod database;
+mod downloads;
 pub mod demo;
 mod error;
 mod favorites;

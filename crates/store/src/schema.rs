@@ -57,6 +57,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_downloads (id) {
+        id -> Text,
+        user_id -> Text,
+        music_id -> Text,
+        download_token -> Nullable<Text>,
+        file_size -> BigInt,
+        quality -> Text,
+        status -> Text,
+        progress -> Integer,
+        download_time -> Timestamp,
+        completed_time -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        error_message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    download_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        music_id -> Text,
+        token -> Text,
+        download_url -> Text,
+        quality -> Text,
+        expires_at -> Timestamp,
+        max_downloads -> Integer,
+        download_count -> Integer,
+        created_at -> Timestamp,
+        last_accessed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    download_logs (id) {
+        id -> Text,
+        user_id -> Text,
+        music_id -> Text,
+        download_token -> Nullable<Text>,
+        ip_address -> Text,
+        user_agent -> Nullable<Text>,
+        download_size -> BigInt,
+        download_time -> Timestamp,
+        status -> Text,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    download_grant_days (user_id, day, music_id, quality) {
+        user_id -> Text,
+        day -> Date,
+        music_id -> Text,
+        quality -> Text,
+        granted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    daily_grant_counters (user_id, day) {
+        user_id -> Text,
+        day -> Date,
+        grants -> Integer,
+    }
+}
+
+diesel::joinable!(user_downloads -> music_files (music_id));
 diesel::joinable!(user_favorites -> users (user_id));
 diesel::joinable!(favorite_tombstones -> users (user_id));
 diesel::joinable!(music_assets -> music_files (music_id));
@@ -65,5 +133,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     music_files,
     music_assets,
     user_favorites,
-    favorite_tombstones
+    favorite_tombstones,
+    user_downloads,
+    download_tokens,
+    download_logs,
+    download_grant_days,
+    daily_grant_counters
 );

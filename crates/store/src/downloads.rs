@@ -1,0 +1,613 @@
+//! The catalogue and downloads adapters: tracks, grants under quotas, tokens, logs and
+//! download records.
+
+use async_trait::async_trait;
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use soundshelf_domain::downloads::{DownloadStatus, Track};
+use soundshelf_domain::favorites::PageStart;
+use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
+use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
+use soundshelf_ports::{
+    CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
+    GrantOutcome, GrantRequest, RecordPage, RecordReport, StoreError, TokenRecord,
+};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::database::{Backend, Store, detached, lock_user, with_conn};
+use crate::error::{corrupt, query_error};
+use crate::schema::{
+    daily_grant_counters as dgc, download_grant_days as dgd, download_logs as dlog,
+    download_tokens as tok, music_assets, music_files, user_downloads as ud,
+};
+
+fn quality(raw: &str, table: &str) -> Result<Quality, StoreError> {
+    Quality::parse(Some(raw)).map_err(|e| corrupt(table, e))
+}
+
+fn size(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+fn db_size(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// `SUM(file_size)` of rows as a BIGINT on either backend (MySQL sums to DECIMAL).
+    fn sum_file_size(&self) -> &'static str {
+        match self.backend() {
+            Backend::Mysql => "CAST(COALESCE(SUM(file_size), 0) AS SIGNED)",
+            Backend::Sqlite => "COALESCE(SUM(file_size), 0)",
+        }
+    }
+}
+
+#[async_trait]
+impl CatalogStore for Store {
+    async fn track(&self, id: &CatalogId) -> Result<Option<Track>, StoreError> {
+        detached!(self as store, (id) => store.track_by_id(id))
+    }
+}
+
+impl Store {
+    async fn track_by_id(&self, id: &CatalogId) -> Result<Option<Track>, StoreError> {
+        let found: Option<((String, bool), Vec<(String, i64)>)> = with_conn!(self, conn => {
+            let track: Option<(String, bool)> = music_files::table
+                .find(id.as_str())
+                .select((music_files::title, music_files::premium_required))
+                .first(conn)
+                .await
+                .optional()
+                .map_err(query_error)?;
+            match track {
+                None => None,
+                Some(track) => {
+                    let files: Vec<(String, i64)> = music_assets::table
+                        .filter(music_assets::music_id.eq(id.as_str()))
+                        .select((music_assets::quality, music_assets::file_size))
+                        .load(conn)
+                        .await
+                        .map_err(query_error)?;
+                    Some((track, files))
+                }
+            }
+        });
+        let Some(((title, premium_required), files)) = found else {
+            return Ok(None);
+        };
+        let files = files
+            .into_iter()
+            .map(|(q, n)| Ok((quality(&q, "music_assets")?, size(n))))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(Track {
+            id: id.clone(),
+            title,
+            premium_required,
+            files,
+        }))
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tok)]
+struct NewTokenRow<'a> {
+    id: String,
+    user_id: &'a str,
+    music_id: &'a str,
+    token: &'a str,
+    download_url: &'a str,
+    quality: &'static str,
+    expires_at: PrimitiveDateTime,
+    max_downloads: i32,
+    download_count: i32,
+    created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = ud)]
+struct NewRecordRow<'a> {
+    id: String,
+    user_id: &'a str,
+    music_id: &'a str,
+    download_token: Option<&'a str>,
+    file_size: i64,
+    quality: &'static str,
+    status: &'static str,
+    progress: i32,
+    download_time: PrimitiveDateTime,
+    completed_time: Option<PrimitiveDateTime>,
+    expires_at: Option<PrimitiveDateTime>,
+    error_message: Option<&'a str>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = tok)]
+struct TokenRow {
+    id: String,
+    user_id: String,
+    music_id: String,
+    quality: String,
+    expires_at: PrimitiveDateTime,
+    max_downloads: i32,
+    download_count: i32,
+}
+
+impl TokenRow {
+    fn into_domain(self) -> Result<TokenRecord, StoreError> {
+        let bad = |e| corrupt("download_tokens", e);
+        Ok(TokenRecord {
+            id: TokenId::parse(&self.id).map_err(bad)?,
+            user_id: UserId::parse(&self.user_id).map_err(bad)?,
+            music_id: CatalogId::parse_field("music_id", &self.music_id).map_err(bad)?,
+            quality: quality(&self.quality, "download_tokens")?,
+            expires_at: from_primitive_utc(self.expires_at),
+            max_uses: u32::try_from(self.max_downloads).unwrap_or_default(),
+            uses: u32::try_from(self.download_count).unwrap_or_default(),
+        })
+    }
+}
+
+type RecordTuple = (
+    (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        i32,
+        PrimitiveDateTime,
+        Option<PrimitiveDateTime>,
+        Option<PrimitiveDateTime>,
+        Option<String>,
+    ),
+    (String, String),
+);
+
+/// The columns of a record and its track, in the order of [`RecordTuple`].
+macro_rules! record_columns {
+    () => {
+        (
+            (
+                ud::id,
+                ud::user_id,
+                ud::music_id,
+                ud::file_size,
+                ud::quality,
+                ud::status,
+                ud::progress,
+                ud::download_time,
+                ud::completed_time,
+                ud::expires_at,
+                ud::error_message,
+            ),
+            (music_files::title, music_files::cover),
+        )
+    };
+}
+
+fn record(row: RecordTuple) -> Result<DownloadRecord, StoreError> {
+    let bad = |e| corrupt("user_downloads", e);
+    let (
+        (
+            id,
+            user_id,
+            music_id,
+            file_size,
+            q,
+            status,
+            progress,
+            download_time,
+            completed_time,
+            expires_at,
+            error_message,
+        ),
+        (title, cover),
+    ) = row;
+    Ok(DownloadRecord {
+        id: DownloadId::parse(&id).map_err(bad)?,
+        user_id: UserId::parse(&user_id).map_err(bad)?,
+        music_id: CatalogId::parse_field("music_id", &music_id).map_err(bad)?,
+        quality: quality(&q, "user_downloads")?,
+        status: DownloadStatus::parse(&status).map_err(bad)?,
+        progress: u8::try_from(progress.clamp(0, 100)).unwrap_or_default(),
+        file_size: size(file_size),
+        download_time: from_primitive_utc(download_time),
+        completed_time: completed_time.map(from_primitive_utc),
+        expires_at: expires_at.map(from_primitive_utc),
+        error_message,
+        title,
+        cover,
+    })
+}
+
+/// A refusal inside the grant transaction, which rolls it back.
+#[derive(Debug)]
+enum GrantError {
+    Db(diesel::result::Error),
+    Refused(GrantOutcome),
+}
+
+impl From<diesel::result::Error> for GrantError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+#[async_trait]
+impl DownloadStore for Store {
+    async fn grant(&self, request: &GrantRequest) -> Result<GrantOutcome, StoreError> {
+        detached!(self as store, (request) => store.grant_now(request))
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        detached!(self as store, (hash) => store.token_by_hash(hash))
+    }
+
+    async fn use_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        detached!(self as store, (id) => store.count_use(id, now))
+    }
+
+    async fn log_download(&self, entry: &DownloadLogEntry) -> Result<(), StoreError> {
+        detached!(self as store, (entry) => store.append_log(entry))
+    }
+
+    async fn report(&self, report: &RecordReport) -> Result<DownloadRecord, StoreError> {
+        detached!(self as store, (report) => store.upsert_report(report))
+    }
+
+    async fn records(
+        &self,
+        user: &UserId,
+        status: Option<DownloadStatus>,
+        page: &PageRequest,
+    ) -> Result<RecordPage, StoreError> {
+        detached!(self as store, (user, page) => store.record_page(user, status, page))
+    }
+
+    async fn counts(&self, user: &UserId) -> Result<DownloadCounts, StoreError> {
+        detached!(self as store, (user) => store.record_counts(user))
+    }
+
+    async fn delete_record(&self, user: &UserId, id: &DownloadId) -> Result<bool, StoreError> {
+        detached!(self as store, (user, id) => store.delete_record_now(user, id))
+    }
+}
+
+impl Store {
+    async fn grant_now(&self, r: &GrantRequest) -> Result<GrantOutcome, StoreError> {
+        let sum = self.sum_file_size();
+        let now = to_primitive_utc(r.now);
+        let outcome = with_conn!(self, conn => {
+            let result = conn
+                .transaction(async |conn| {
+                    lock_user!(conn, r.user_id, 0i64)?;
+                    // A same-day repeat of (track, quality) finds its row and is not counted.
+                    let first_today = diesel::insert_or_ignore_into(dgd::table)
+                        .values((
+                            dgd::user_id.eq(r.user_id.as_str()),
+                            dgd::day.eq(r.day),
+                            dgd::music_id.eq(r.music_id.as_str()),
+                            dgd::quality.eq(r.quality.as_str()),
+                            dgd::granted_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await?
+                        == 1;
+                    if first_today {
+                        diesel::insert_or_ignore_into(dgc::table)
+                            .values((
+                                dgc::user_id.eq(r.user_id.as_str()),
+                                dgc::day.eq(r.day),
+                                dgc::grants.eq(0),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        // The quota itself: one conditional statement.
+                        let limit = i32::try_from(r.daily_limit).unwrap_or(i32::MAX);
+                        let raised = diesel::update(
+                            dgc::table
+                                .filter(dgc::user_id.eq(r.user_id.as_str()))
+                                .filter(dgc::day.eq(r.day))
+                                .filter(dgc::grants.lt(limit)),
+                        )
+                        .set(dgc::grants.eq(dgc::grants + 1))
+                        .execute(conn)
+                        .await?;
+                        if raised == 0 {
+                            return Err(GrantError::Refused(GrantOutcome::DailyLimitReached));
+                        }
+                    }
+                    // Completed downloads, this file excluded (it would not count twice).
+                    let used: i64 = ud::table
+                        .filter(ud::user_id.eq(r.user_id.as_str()))
+                        .filter(ud::status.eq(DownloadStatus::Completed.as_str()))
+                        .filter(
+                            ud::music_id
+                                .ne(r.music_id.as_str())
+                                .or(ud::quality.ne(r.quality.as_str())),
+                        )
+                        .select(sql::<BigInt>(sum))
+                        .first(conn)
+                        .await?;
+                    if size(used).saturating_add(r.file_size) > r.storage_limit {
+                        return Err(GrantError::Refused(GrantOutcome::StorageFull));
+                    }
+                    diesel::insert_into(tok::table)
+                        .values(NewTokenRow {
+                            id: r.token_id.to_string(),
+                            user_id: r.user_id.as_str(),
+                            music_id: r.music_id.as_str(),
+                            token: &r.token_hash,
+                            download_url: &r.download_url,
+                            quality: r.quality.as_str(),
+                            expires_at: to_primitive_utc(r.expires_at),
+                            max_downloads: i32::try_from(r.max_uses).unwrap_or(i32::MAX),
+                            download_count: 0,
+                            created_at: now,
+                        })
+                        .execute(conn)
+                        .await?;
+                    // The grant resets the user's record of this file to `downloading`.
+                    let updated = diesel::update(
+                        ud::table
+                            .filter(ud::user_id.eq(r.user_id.as_str()))
+                            .filter(ud::music_id.eq(r.music_id.as_str()))
+                            .filter(ud::quality.eq(r.quality.as_str())),
+                    )
+                    .set((
+                        ud::download_token.eq(Some(r.token_hash.as_str())),
+                        ud::file_size.eq(db_size(r.file_size)),
+                        ud::status.eq(DownloadStatus::Downloading.as_str()),
+                        ud::progress.eq(0),
+                        ud::download_time.eq(now),
+                        ud::completed_time.eq(None::<PrimitiveDateTime>),
+                        ud::expires_at.eq(Some(to_primitive_utc(r.expires_at))),
+                        ud::error_message.eq(None::<String>),
+                    ))
+                    .execute(conn)
+                    .await?;
+                    if updated == 0 {
+                        diesel::insert_into(ud::table)
+                            .values(NewRecordRow {
+                                id: r.download_id.to_string(),
+                                user_id: r.user_id.as_str(),
+                                music_id: r.music_id.as_str(),
+                                download_token: Some(&r.token_hash),
+                                file_size: db_size(r.file_size),
+                                quality: r.quality.as_str(),
+                                status: DownloadStatus::Downloading.as_str(),
+                                progress: 0,
+                                download_time: now,
+                                completed_time: None,
+                                expires_at: Some(to_primitive_utc(r.expires_at)),
+                                error_message: None,
+                            })
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(GrantOutcome::Granted {
+                        counted: first_today,
+                    })
+                })
+                .await;
+            match result {
+                Ok(outcome) | Err(GrantError::Refused(outcome)) => outcome,
+                Err(GrantError::Db(e)) => return Err(query_error(e)),
+            }
+        });
+        Ok(outcome)
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row: Option<TokenRow> = with_conn!(self, conn => {
+            tok::table
+                .filter(tok::token.eq(hash))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .await
+                .optional()
+                .map_err(query_error)?
+        });
+        row.map(TokenRow::into_domain).transpose()
+    }
+
+    async fn count_use(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let now = to_primitive_utc(now);
+        let n = with_conn!(self, conn => {
+            diesel::update(
+                tok::table
+                    .filter(tok::id.eq(&id))
+                    .filter(tok::download_count.lt(tok::max_downloads))
+                    .filter(tok::expires_at.gt(now)),
+            )
+            .set((
+                tok::download_count.eq(tok::download_count + 1),
+                tok::last_accessed_at.eq(Some(now)),
+            ))
+            .execute(conn)
+            .await
+            .map_err(query_error)?
+        });
+        Ok(n == 1)
+    }
+
+    async fn append_log(&self, e: &DownloadLogEntry) -> Result<(), StoreError> {
+        with_conn!(self, conn => {
+            diesel::insert_into(dlog::table)
+                .values((
+                    dlog::id.eq(e.id.to_string()),
+                    dlog::user_id.eq(&e.user_id),
+                    dlog::music_id.eq(&e.music_id),
+                    dlog::download_token.eq(Some(&e.token_hash)),
+                    dlog::ip_address.eq(&e.ip),
+                    dlog::user_agent.eq(e.user_agent.as_deref()),
+                    dlog::download_size.eq(db_size(e.download_size)),
+                    dlog::download_time.eq(to_primitive_utc(e.at)),
+                    dlog::status.eq(e.status),
+                    dlog::error_code.eq(e.error_code),
+                ))
+                .execute(conn)
+                .await
+                .map_err(query_error)?;
+        });
+        Ok(())
+    }
+
+    async fn upsert_report(&self, r: &RecordReport) -> Result<DownloadRecord, StoreError> {
+        let now = to_primitive_utc(r.now);
+        let completed_time = (r.status == DownloadStatus::Completed).then_some(now);
+        let row: RecordTuple = with_conn!(self, conn => {
+            conn.transaction(async |conn| {
+                lock_user!(conn, r.user_id, 0i64)?;
+                let mine = ud::table
+                    .filter(ud::user_id.eq(r.user_id.as_str()))
+                    .filter(ud::music_id.eq(r.music_id.as_str()))
+                    .filter(ud::quality.eq(r.quality.as_str()));
+                let updated = diesel::update(mine)
+                    .set((
+                        ud::file_size.eq(db_size(r.file_size)),
+                        ud::status.eq(r.status.as_str()),
+                        ud::progress.eq(i32::from(r.progress)),
+                        ud::completed_time.eq(completed_time),
+                        ud::error_message.eq(r.error_message.as_deref()),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if updated == 0 {
+                    diesel::insert_into(ud::table)
+                        .values(NewRecordRow {
+                            id: r.new_id.to_string(),
+                            user_id: r.user_id.as_str(),
+                            music_id: r.music_id.as_str(),
+                            download_token: None,
+                            file_size: db_size(r.file_size),
+                            quality: r.quality.as_str(),
+                            status: r.status.as_str(),
+                            progress: i32::from(r.progress),
+                            download_time: now,
+                            completed_time,
+                            expires_at: None,
+                            error_message: r.error_message.as_deref(),
+                        })
+                        .execute(conn)
+                        .await?;
+                }
+                mine.inner_join(music_files::table)
+                    .select(record_columns!())
+                    .first::<RecordTuple>(conn)
+                    .await
+            })
+            .await
+            .map_err(query_error)?
+        });
+        record(row)
+    }
+
+    async fn record_page(
+        &self,
+        user: &UserId,
+        status: Option<DownloadStatus>,
+        page: &PageRequest,
+    ) -> Result<RecordPage, StoreError> {
+        let limit = i64::from(page.limit.get());
+        let (total, rows): (i64, Vec<RecordTuple>) = with_conn!(self, conn => {
+            let mut count = ud::table.filter(ud::user_id.eq(user.as_str())).into_boxed();
+            let mut q = ud::table
+                .inner_join(music_files::table)
+                .filter(ud::user_id.eq(user.as_str()))
+                .into_boxed();
+            if let Some(status) = status {
+                count = count.filter(ud::status.eq(status.as_str()));
+                q = q.filter(ud::status.eq(status.as_str()));
+            }
+            let total: i64 = count.count().get_result(conn).await.map_err(query_error)?;
+            let mut q = q
+                .select(record_columns!())
+                .order((ud::download_time.desc(), ud::id.desc()))
+                .limit(limit + 1);
+            match &page.start {
+                PageStart::Offset(offset) => {
+                    q = q.offset(i64::try_from(*offset).unwrap_or(i64::MAX));
+                }
+                PageStart::After(cursor) => {
+                    let at = to_primitive_utc(cursor.created_at());
+                    let id = cursor.id.clone();
+                    q = q.filter(
+                        ud::download_time
+                            .lt(at)
+                            .or(ud::download_time.eq(at).and(ud::id.lt(id))),
+                    );
+                }
+            }
+            let rows: Vec<RecordTuple> = q.load(conn).await.map_err(query_error)?;
+            (total, rows)
+        });
+        let has_more = rows.len() > page.limit.get() as usize;
+        let items = rows
+            .into_iter()
+            .take(page.limit.get() as usize)
+            .map(record)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RecordPage {
+            items,
+            total: size(total),
+            has_more,
+        })
+    }
+
+    async fn record_counts(&self, user: &UserId) -> Result<DownloadCounts, StoreError> {
+        let sum = self.sum_file_size();
+        let (by_status, completed_bytes): (Vec<(String, i64)>, i64) = with_conn!(self, conn => {
+            let by_status = ud::table
+                .filter(ud::user_id.eq(user.as_str()))
+                .group_by(ud::status)
+                .select((ud::status, count_star()))
+                .load(conn)
+                .await
+                .map_err(query_error)?;
+            let bytes = ud::table
+                .filter(ud::user_id.eq(user.as_str()))
+                .filter(ud::status.eq(DownloadStatus::Completed.as_str()))
+                .select(sql::<BigInt>(sum))
+                .first(conn)
+                .await
+                .map_err(query_error)?;
+            (by_status, bytes)
+        });
+        let mut counts = DownloadCounts {
+            completed_bytes: size(completed_bytes),
+            ..DownloadCounts::default()
+        };
+        for (status, n) in by_status {
+            let n = size(n);
+            counts.total += n;
+            match DownloadStatus::parse(&status).map_err(|e| corrupt("user_downloads", e))? {
+                DownloadStatus::Completed => counts.completed += n,
+                DownloadStatus::Downloading => counts.downloading += n,
+                DownloadStatus::Failed => counts.failed += n,
+                DownloadStatus::Expired => counts.expired += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn delete_record_now(&self, user: &UserId, id: &DownloadId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let n = with_conn!(self, conn => {
+            diesel::delete(
+                ud::table
+                    .filter(ud::id.eq(&id))
+                    .filter(ud::user_id.eq(user.as_str())),
+            )
+            .execute(conn)
+            .await
+            .map_err(query_error)?
+        });
+        Ok(n > 0)
+    }
+}
