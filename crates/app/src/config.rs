@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use soundshelf_domain::Plan;
+use soundshelf_domain::downloads::Plans;
 use secrecy::{ExposeSecret, SecretString};
 use soundshelf_domain::settings::{parse_duration, parse_utc_offset};
 use soundshelf_store::{DbConfig, PoolOptions};
@@ -98,6 +101,85 @@ impl DataSettings {
     }
 }
 
+/// What downloads follow (SPEC §4, §8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadSettings {
+    /// Quotas per plan (`PLAN_<PLAN>_DAILY_DOWNLOADS`, `PLAN_<PLAN>_STORAGE_MB`).
+    pub plans: Plans,
+    /// How long a token is valid (`DOWNLOAD_TOKEN_EXPIRES`, default `6h`).
+    pub token_ttl: Duration,
+    /// Redemptions per token (`DOWNLOAD_MAX_USES`, default 3).
+    pub max_uses: u32,
+    /// Grants per minute per user (`RATE_LIMIT_DOWNLOADS_PER_MINUTE`, default 5).
+    pub rate_limit_per_minute: u32,
+    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs or addresses).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl DownloadSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut plans = Plans::default();
+        for (plan, daily_var, storage_var) in [
+            (Plan::Free, "PLAN_FREE_DAILY_DOWNLOADS", "PLAN_FREE_STORAGE_MB"),
+            (Plan::Trial, "PLAN_TRIAL_DAILY_DOWNLOADS", "PLAN_TRIAL_STORAGE_MB"),
+            (Plan::Premium, "PLAN_PREMIUM_DAILY_DOWNLOADS", "PLAN_PREMIUM_STORAGE_MB"),
+            (Plan::Vip, "PLAN_VIP_DAILY_DOWNLOADS", "PLAN_VIP_STORAGE_MB"),
+        ] {
+            let limits = plans.slot_mut(plan);
+            limits.daily_downloads = number(get, daily_var, limits.daily_downloads, 0, 1_000_000)?;
+            limits.storage_mb = number(get, storage_var, limits.storage_mb, 0, 1 << 30)?;
+        }
+        let token_ttl = duration(get, "DOWNLOAD_TOKEN_EXPIRES", Duration::from_secs(6 * 3600))?;
+        if token_ttl.is_zero() {
+            return Err(bad("DOWNLOAD_TOKEN_EXPIRES", "must be longer than zero"));
+        }
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| bad("TRUSTED_PROXIES", "must be a comma-separated list of addresses or CIDRs"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        match get("STORAGE_BACKEND").as_deref() {
+            None | Some("local") => {}
+            Some(_) => return Err(bad("STORAGE_BACKEND", "must be local (qiniu and oss are not available in this build)")),
+        }
+        Ok(Self {
+            plans,
+            token_ttl,
+            max_uses: number(get, "DOWNLOAD_MAX_USES", 3, 1, 1000)?,
+            rate_limit_per_minute: number(get, "RATE_LIMIT_DOWNLOADS_PER_MINUTE", 5, 1, 1_000_000)?,
+            trusted_proxies,
+        })
+    }
+}
+
+fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<T>()
+            .ok()
+            .filter(|n| *n >= min && *n <= max)
+            .ok_or_else(|| bad(var, format!("must be an integer from {min} to {max}"))),
+    }
+}
+
 /// Everything the server is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -125,6 +207,8 @@ pub struct Settings {
     pub auth_cache_ttl: Duration,
     /// HTTP worker threads (`WORKERS`, default: one per core).
     pub workers: Option<usize>,
+    /// Downloads: quotas, tokens, rate limit, trusted proxies.
+    pub downloads: DownloadSettings,
 }
 
 impl Settings {
@@ -209,7 +293,9 @@ impl Settings {
             None => None,
         };
 
+        let downloads = DownloadSettings::from_lookup(&get)?;
         Ok(Self {
+            downloads,
             bind,
             data,
             jwt_secret,
@@ -347,6 +433,24 @@ mod tests {
     }
 
     #[test]
+    fn download_settings() {
+        let s = settings(&[]).unwrap().downloads;
+        assert_eq!(s.plans, Plans::default());
+        assert_eq!((s.max_uses, s.rate_limit_per_minute), (3, 5));
+        assert_eq!(s.token_ttl, Duration::from_secs(6 * 3600));
+        let s = settings(&[
+            ("PLAN_FREE_DAILY_DOWNLOADS", "7"),
+            ("PLAN_PREMIUM_STORAGE_MB", "1"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1"),
+        ])
+        .unwrap()
+        .downloads;
+        assert_eq!(s.plans.free.daily_downloads, 7);
+        assert_eq!(s.plans.premium.storage_mb, 1);
+        assert_eq!(s.trusted_proxies.len(), 3);
+    }
+
+    #[test]
     fn mysql_needs_a_secret_and_defaults_to_no_migrate_no_seed() {
         let url = ("DATABASE_URL", "mysql://root@127.0.0.1:3306/app");
         assert_eq!(settings(&[url]).unwrap_err().var, "JWT_SECRET");
@@ -389,6 +493,13 @@ mod tests {
             ("AUTH_CACHE_TTL", "31s"),
             ("WORKERS", "many"),
             ("DB_PORT", "x"),
+            ("PLAN_FREE_DAILY_DOWNLOADS", "-1"),
+            ("PLAN_VIP_STORAGE_MB", "lots"),
+            ("DOWNLOAD_TOKEN_EXPIRES", "0s"),
+            ("DOWNLOAD_MAX_USES", "0"),
+            ("RATE_LIMIT_DOWNLOADS_PER_MINUTE", "0"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("STORAGE_BACKEND", "ftp"),
         ];
         for (var, value) in cases {
             let mut vars = vec![(*var, *value)];

@@ -7,10 +7,13 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use std::borrow::Cow;
+
 use serde::Serialize;
 use soundshelf_domain::ValidationError;
 use soundshelf_ports::BoxError;
-use soundshelf_service::{AuthError, FavoritesError, InfraError};
+use soundshelf_domain::downloads::GrantDenied;
+use soundshelf_service::{AuthError, DownloadsError, FavoritesError, InfraError};
 
 /// Seconds a client is asked to wait when the database is unavailable.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 5;
@@ -45,6 +48,51 @@ pub enum ApiError {
     /// 405 `METHOD_NOT_ALLOWED`.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 403 `PREMIUM_REQUIRED`.
+    #[error("premium required")]
+    PremiumRequired,
+    /// 403 `VIP_REQUIRED`.
+    #[error("vip required")]
+    VipRequired,
+    /// 403 `DAILY_LIMIT_REACHED`, naming the plan's limit.
+    #[error("daily limit reached")]
+    DailyLimitReached {
+        /// The plan's daily limit.
+        limit: u32,
+    },
+    /// 403 `STORAGE_FULL`.
+    #[error("storage full")]
+    StorageFull,
+    /// 404 `MUSIC_NOT_FOUND`.
+    #[error("music not found")]
+    MusicNotFound,
+    /// 404 `QUALITY_NOT_AVAILABLE`.
+    #[error("quality not available")]
+    QualityNotAvailable,
+    /// 404 `DOWNLOAD_NOT_FOUND`.
+    #[error("download record not found")]
+    DownloadNotFound,
+    /// 404 `TOKEN_NOT_FOUND`.
+    #[error("token not found")]
+    TokenNotFound,
+    /// 410 `DOWNLOAD_LINK_EXPIRED`.
+    #[error("link expired")]
+    LinkExpired,
+    /// 410 `DOWNLOAD_USES_EXCEEDED`.
+    #[error("uses exceeded")]
+    UsesExceeded,
+    /// 416 `RANGE_NOT_SATISFIABLE`, with the file's length for `Content-Range`.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The file's length.
+        len: u64,
+    },
+    /// 429 `RATE_LIMITED`, with `Retry-After`.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until the next request can pass.
+        retry_after_secs: u64,
+    },
     /// 409 `ALREADY_FAVORITED`.
     #[error("already favorited")]
     AlreadyFavorited,
@@ -90,6 +138,18 @@ impl ApiError {
             Self::RouteNotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::AlreadyFavorited => "ALREADY_FAVORITED",
+            Self::PremiumRequired => "PREMIUM_REQUIRED",
+            Self::VipRequired => "VIP_REQUIRED",
+            Self::DailyLimitReached { .. } => "DAILY_LIMIT_REACHED",
+            Self::StorageFull => "STORAGE_FULL",
+            Self::MusicNotFound => "MUSIC_NOT_FOUND",
+            Self::QualityNotAvailable => "QUALITY_NOT_AVAILABLE",
+            Self::DownloadNotFound => "DOWNLOAD_NOT_FOUND",
+            Self::TokenNotFound => "TOKEN_NOT_FOUND",
+            Self::LinkExpired => "DOWNLOAD_LINK_EXPIRED",
+            Self::UsesExceeded => "DOWNLOAD_USES_EXCEEDED",
+            Self::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -97,9 +157,23 @@ impl ApiError {
     }
 
     /// The message for people.
-    pub fn message(&self) -> &str {
-        match self {
+    pub fn message(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
             Self::InvalidRequest(m) => m,
+            Self::DailyLimitReached { limit } => {
+                return Cow::Owned(format!("每日下载限制{limit}次，已达上限"));
+            }
+            Self::PremiumRequired => "需要会员权限",
+            Self::VipRequired => "无损音质需要VIP会员",
+            Self::StorageFull => "存储空间已满，请清理后重试",
+            Self::MusicNotFound => "音乐不存在",
+            Self::QualityNotAvailable => "该音质不可用",
+            Self::DownloadNotFound => "下载记录不存在",
+            Self::TokenNotFound => "令牌不存在",
+            Self::LinkExpired => "令牌已过期",
+            Self::UsesExceeded => "下载次数超限",
+            Self::RangeNotSatisfiable { .. } => "请求的范围无效",
+            Self::RateLimited { .. } => "下载请求过于频繁，请稍后再试",
             Self::MissingToken => "缺少访问令牌",
             Self::TokenInvalid => "令牌无效",
             Self::TokenExpired => "令牌已过期",
@@ -112,7 +186,7 @@ impl ApiError {
             Self::PayloadTooLarge => "请求体过大",
             Self::Unavailable(_) => "服务暂不可用",
             Self::Internal(_) => "服务器内部错误",
-        }
+        })
     }
 }
 
@@ -123,8 +197,21 @@ impl ResponseError for ApiError {
             Self::MissingToken | Self::TokenInvalid | Self::TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::UserInactive | Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::FavoriteNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::UserInactive
+            | Self::Forbidden
+            | Self::PremiumRequired
+            | Self::VipRequired
+            | Self::DailyLimitReached { .. }
+            | Self::StorageFull => StatusCode::FORBIDDEN,
+            Self::FavoriteNotFound
+            | Self::RouteNotFound
+            | Self::MusicNotFound
+            | Self::QualityNotAvailable
+            | Self::DownloadNotFound
+            | Self::TokenNotFound => StatusCode::NOT_FOUND,
+            Self::LinkExpired | Self::UsesExceeded => StatusCode::GONE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyFavorited => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -150,6 +237,14 @@ impl ResponseError for ApiError {
                 HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
             ));
         }
+        if let Self::RateLimited { retry_after_secs } = self {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
+        }
+        if let Self::RangeNotSatisfiable { len } = self {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                res.insert_header((header::CONTENT_RANGE, v));
+            }
+        }
         if matches!(
             self,
             Self::MissingToken | Self::TokenInvalid | Self::TokenExpired
@@ -158,7 +253,7 @@ impl ResponseError for ApiError {
         }
         res.json(ErrorBody {
             success: false,
-            error: self.message(),
+            error: &self.message(),
             code: self.code(),
         })
     }
@@ -209,5 +304,30 @@ impl From<AuthError> for ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         Self::invalid(&e)
+    }
+}
+
+impl From<DownloadsError> for ApiError {
+    fn from(e: DownloadsError) -> Self {
+        match e {
+            DownloadsError::RateLimited { retry_after } => Self::RateLimited {
+                retry_after_secs: crate::limiter::retry_after_secs(retry_after),
+            },
+            DownloadsError::Denied(denied) => match denied {
+                GrantDenied::UserInactive => Self::UserInactive,
+                GrantDenied::MusicNotFound => Self::MusicNotFound,
+                GrantDenied::QualityNotAvailable => Self::QualityNotAvailable,
+                GrantDenied::PremiumRequired => Self::PremiumRequired,
+                GrantDenied::VipRequired => Self::VipRequired,
+                GrantDenied::DailyLimitReached { limit } => Self::DailyLimitReached { limit },
+                GrantDenied::StorageFull => Self::StorageFull,
+            },
+            DownloadsError::RecordNotFound => Self::DownloadNotFound,
+            DownloadsError::TokenNotFound => Self::TokenNotFound,
+            DownloadsError::TokenExpired => Self::LinkExpired,
+            DownloadsError::UsesExceeded => Self::UsesExceeded,
+            DownloadsError::RangeNotSatisfiable { len } => Self::RangeNotSatisfiable { len },
+            DownloadsError::Infra(e) => e.into(),
+        }
     }
 }

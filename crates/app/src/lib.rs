@@ -8,10 +8,12 @@ pub mod auth;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod limiter;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tokens;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

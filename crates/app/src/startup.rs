@@ -10,13 +10,15 @@ use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
 use soundshelf_ports::{Clock, SystemClock};
-use soundshelf_service::{AuthService, FavoritesService};
+use soundshelf_service::{AuthService, DownloadPolicy, DownloadsService, FavoritesService};
 use soundshelf_store::{DbConfig, Store, demo, migrations};
 
 use crate::auth::JwtKeys;
 use crate::config::{DataSettings, Settings};
 use crate::embedded;
 use crate::error::ApiError;
+use crate::limiter::GovernorLimiter;
+use crate::tokens::RingTokens;
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::log_requests;
@@ -100,10 +102,28 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(store);
+        let d = &settings.downloads;
+        let downloads = DownloadsService::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(GovernorLimiter::per_minute(d.rate_limit_per_minute)),
+            Arc::new(RingTokens::default()),
+            clock.clone(),
+            DownloadPolicy {
+                plans: d.plans,
+                token_ttl: d.token_ttl,
+                max_uses: d.max_uses,
+                public_base_url: settings.public_base_url.clone(),
+                timezone: settings.app_timezone,
+            },
+        );
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(jwt_secret).context("JWT_SECRET")?,
             auth: AuthService::new(store.clone(), clock.clone(), settings.auth_cache_ttl),
             favorites: FavoritesService::new(store, clock),
+            downloads,
+            storage_dir: settings.data.local_storage_dir.clone(),
+            trusted_proxies: d.trusted_proxies.clone(),
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

@@ -1,6 +1,9 @@
 //! What every request handler can reach.
 
-use soundshelf_service::{AuthService, FavoritesService};
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use soundshelf_service::{AuthService, DownloadsService, FavoritesService};
 
 use crate::auth::JwtKeys;
 
@@ -13,4 +16,10 @@ pub struct AppState {
     pub auth: AuthService,
     /// Favorites use cases.
     pub favorites: FavoritesService,
+    /// Downloads use cases.
+    pub downloads: DownloadsService,
+    /// Where the local storage backend keeps objects.
+    pub storage_dir: PathBuf,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }

@@ -333,6 +333,65 @@ pub fn redemption_uses_a_use(head: bool, range_start: Option<u64>, uses_so_far: 
     }
 }
 
+/// One byte range of a `Range: bytes=…` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `first-last`, both inclusive.
+    FromTo(u64, u64),
+    /// `first-`: to the end.
+    From(u64),
+    /// `-n`: the last `n` bytes.
+    Last(u64),
+}
+
+/// Parses a `Range` header. `None` means "serve the whole file": the header is not a
+/// single well-formed byte range (several ranges, another unit, bad syntax), which a
+/// server may ignore.
+///
+/// ```
+/// use soundshelf_domain::downloads::{parse_range, ByteRange};
+/// assert_eq!(parse_range("bytes=100-199"), Some(ByteRange::FromTo(100, 199)));
+/// assert_eq!(parse_range("bytes=-50"), Some(ByteRange::Last(50)));
+/// assert_eq!(parse_range("bytes=0-1,5-6"), None);
+/// ```
+pub fn parse_range(header: &str) -> Option<ByteRange> {
+    let spec = header.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let number = |s: &str| -> Option<u64> {
+        if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    match (first.trim(), last.trim()) {
+        ("", last) => number(last).map(ByteRange::Last),
+        (first, "") => number(first).map(ByteRange::From),
+        (first, last) => {
+            let (first, last) = (number(first)?, number(last)?);
+            (first <= last).then_some(ByteRange::FromTo(first, last))
+        }
+    }
+}
+
+impl ByteRange {
+    /// The inclusive `(first, last)` bytes of a file of `len` bytes, or `None` when the
+    /// range is unsatisfiable (416).
+    pub fn resolve(self, len: u64) -> Option<(u64, u64)> {
+        if len == 0 {
+            return None;
+        }
+        match self {
+            ByteRange::FromTo(first, last) if first < len => Some((first, last.min(len - 1))),
+            ByteRange::From(first) if first < len => Some((first, len - 1)),
+            ByteRange::Last(n) if n > 0 => Some((len - n.min(len), len - 1)),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,6 +591,37 @@ mod tests {
             DownloadStatus::parse_reported("failed").unwrap(),
             DownloadStatus::Failed
         );
+    }
+
+    #[test]
+    fn ranges() {
+        let cases: &[(&str, Option<ByteRange>)] = &[
+            ("bytes=100-199", Some(ByteRange::FromTo(100, 199))),
+            ("bytes=0-", Some(ByteRange::From(0))),
+            ("bytes=-50", Some(ByteRange::Last(50))),
+            (" bytes= 5 - 9 ", Some(ByteRange::FromTo(5, 9))),
+            ("bytes=9-5", None),
+            ("bytes=0-1,5-6", None),
+            ("items=0-1", None),
+            ("bytes=-", None),
+            ("bytes=a-b", None),
+            ("bytes=+1-2", None),
+            ("bytes=99999999999999999999-", None),
+            ("", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(parse_range(header), *want, "{header:?}");
+        }
+        let len = 1000;
+        assert_eq!(ByteRange::FromTo(100, 199).resolve(len), Some((100, 199)));
+        assert_eq!(ByteRange::FromTo(900, 5000).resolve(len), Some((900, 999)));
+        assert_eq!(ByteRange::From(999).resolve(len), Some((999, 999)));
+        assert_eq!(ByteRange::Last(50).resolve(len), Some((950, 999)));
+        assert_eq!(ByteRange::Last(5000).resolve(len), Some((0, 999)));
+        assert_eq!(ByteRange::From(1000).resolve(len), None);
+        assert_eq!(ByteRange::FromTo(1000, 1001).resolve(len), None);
+        assert_eq!(ByteRange::Last(0).resolve(len), None);
+        assert_eq!(ByteRange::From(0).resolve(0), None);
     }
 
     #[test]

@@ -405,8 +405,8 @@ pub struct IssuedToken {
 /// Makes and hashes download tokens.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
-    /// A new token of 256 random bits.
-    fn issue(&self) -> IssuedToken;
+    /// A new token of 256 random bits; an error when the system's random generator fails.
+    fn issue(&self) -> Result<IssuedToken, BoxError>;
     /// The stored form of `token`.
     fn hash(&self, token: &str) -> String;
 }

@@ -5,9 +5,14 @@
 //! their source so they can be logged, never shown.
 
 pub mod auth;
+pub mod downloads;
 pub mod favorites;
 
 pub use auth::{AuthError, AuthService};
+pub use downloads::{
+    ClientInfo, DownloadPolicy, DownloadsError, DownloadsService, GrantedLink, RecordList,
+    Redemption, Report,
+};
 pub use favorites::{
     AddFavorite, FavoriteList, FavoritesError, FavoritesService, SyncRequest, SyncResult,
 };

@@ -165,7 +165,10 @@ pub(crate) use with_conn;
 macro_rules! lock_user {
     ($conn:expr, $user:expr, $bump:expr) => {
         diesel::update($crate::schema::users::table.find($user.as_str()))
-            .set($crate::schema::users::favorites_version.eq($crate::schema::users::favorites_version + $bump))
+            .set(
+                $crate::schema::users::favorites_version
+                    .eq($crate::schema::users::favorites_version + $bump),
+            )
             .execute($conn)
             .await
     };

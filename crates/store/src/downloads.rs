@@ -11,8 +11,8 @@ use soundshelf_domain::favorites::PageStart;
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
 use soundshelf_ports::{
-    CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
-    GrantOutcome, GrantRequest, RecordPage, RecordReport, StoreError, TokenRecord,
+    CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore, GrantOutcome,
+    GrantRequest, RecordPage, RecordReport, StoreError, TokenRecord,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 

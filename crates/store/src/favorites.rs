@@ -210,7 +210,6 @@ macro_rules! write_sync {
     }};
 }
 
-
 /// The boxed query of `$user`'s favorites narrowed by `$filter`; a macro so that it is
 /// built for whichever backend the surrounding `with_conn!` arm uses.
 macro_rules! filtered {

@@ -6,8 +6,8 @@
 //! this crate: they become [`soundshelf_ports::StoreError`]s in `error`.
 
 mod database;
-mod downloads;
 pub mod demo;
+mod downloads;
 mod error;
 mod favorites;
 pub mod migrations;

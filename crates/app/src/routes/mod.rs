@@ -1,6 +1,8 @@
 //! The HTTP routes. Each module exposes `configure`, wired in `startup`.
 
+pub mod downloads;
 pub mod favorites;
+pub mod files;
 pub mod health;
 
 use actix_web::{HttpResponse, Resource, web};
@@ -12,6 +14,8 @@ use crate::error::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     favorites::configure(cfg);
+    downloads::configure(cfg);
+    files::configure(cfg);
 }
 
 /// A resource that answers a method it has no route for with an enveloped 405.

@@ -1,0 +1,250 @@
+//! `/api/music/download-url/{music_id}` (grants) and `/api/downloads` (records).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use soundshelf_domain::downloads::{DownloadStatus, MB};
+use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality};
+use soundshelf_ports::DownloadRecord;
+use soundshelf_service::Report;
+use time::OffsetDateTime;
+
+use super::{ok, ok_message, resource};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The longest `error_message` a device may report, in characters.
+const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+
+/// Registers the grant and record routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/music/download-url/{music_id:.*}").route(web::get().to(grant)))
+        .service(
+            resource("/api/downloads")
+                .route(web::get().to(list))
+                .route(web::post().to(report)),
+        )
+        .service(resource("/api/downloads/{download_id}").route(web::delete().to(delete)));
+}
+
+#[derive(Debug, Deserialize)]
+struct GrantParams {
+    quality: Option<String>,
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct GrantBody {
+    download_url: String,
+    #[serde(with = "soundshelf_domain::time::rfc3339")]
+    expires_at: OffsetDateTime,
+    file_size: u64,
+    token: String,
+    quality: Quality,
+}
+
+async fn grant(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<GrantParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.check_claimed(params.user_id.as_deref())?;
+    let music_id = CatalogId::parse_field("music_id", &path)?;
+    let quality = Quality::parse(params.quality.as_deref())?;
+    let link = state.downloads.grant(&user.0, &music_id, quality).await?;
+    Ok(ok(GrantBody {
+        download_url: link.download_url,
+        expires_at: link.expires_at,
+        file_size: link.file_size,
+        token: link.token,
+        quality: link.quality,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct MusicInfo<'a> {
+    title: &'a str,
+    cover: &'a str,
+}
+
+/// A record as the API shows it.
+#[derive(Debug, Serialize)]
+struct RecordBody<'a> {
+    id: DownloadId,
+    user_id: &'a str,
+    music_id: &'a str,
+    quality: Quality,
+    status: DownloadStatus,
+    progress: u8,
+    file_size: u64,
+    #[serde(with = "soundshelf_domain::time::rfc3339")]
+    download_time: OffsetDateTime,
+    #[serde(serialize_with = "optional_time")]
+    completed_time: Option<OffsetDateTime>,
+    #[serde(serialize_with = "optional_time")]
+    expires_at: Option<OffsetDateTime>,
+    error_message: Option<&'a str>,
+    music_info: MusicInfo<'a>,
+}
+
+fn optional_time<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => soundshelf_domain::time::rfc3339::serialize(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+impl<'a> From<&'a DownloadRecord> for RecordBody<'a> {
+    fn from(r: &'a DownloadRecord) -> Self {
+        Self {
+            id: r.id,
+            user_id: r.user_id.as_str(),
+            music_id: r.music_id.as_str(),
+            quality: r.quality,
+            status: r.status,
+            progress: r.progress,
+            file_size: r.file_size,
+            download_time: r.download_time,
+            completed_time: r.completed_time,
+            expires_at: r.expires_at,
+            error_message: r.error_message.as_deref(),
+            music_info: MusicInfo {
+                title: &r.title,
+                cover: &r.cover,
+            },
+        }
+    }
+}
+
+fn text<'a>(body: &'a serde_json::Map<String, Value>, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::InvalidRequest(format!("参数 {name} 无效：必须是字符串"))),
+    }
+}
+
+async fn report(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let Value::Object(body) = body.into_inner() else {
+        return Err(ApiError::InvalidRequest("请求体必须是 JSON 对象".into()));
+    };
+    user.check_claimed(text(&body, "user_id")?)?;
+    let music_id = text(&body, "music_id")?.ok_or_else(|| ApiError::missing("music_id"))?;
+    let status = text(&body, "status")?.ok_or_else(|| ApiError::missing("status"))?;
+    let progress = match body.get("progress") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|p| *p <= 100)
+                .and_then(|p| u8::try_from(p).ok())
+                .ok_or_else(|| {
+                    ApiError::InvalidRequest("参数 progress 无效：必须是 0 到 100 之间的整数".into())
+                })?,
+        ),
+    };
+    let error_message = text(&body, "error_message")?;
+    if error_message.is_some_and(|m| m.chars().count() > MAX_ERROR_MESSAGE_CHARS) {
+        return Err(ApiError::InvalidRequest(format!(
+            "参数 error_message 无效：不能超过 {MAX_ERROR_MESSAGE_CHARS} 个字符"
+        )));
+    }
+    if body.get("file_size").is_some_and(|v| !v.is_null() && !v.is_u64()) {
+        return Err(ApiError::InvalidRequest(
+            "参数 file_size 无效：必须是不小于 0 的整数".into(),
+        ));
+    }
+    let report = Report {
+        music_id: CatalogId::parse_field("music_id", music_id)?,
+        quality: Quality::parse(text(&body, "quality")?)?,
+        status: DownloadStatus::parse_reported(status)?,
+        progress,
+        error_message: error_message.map(str::to_owned),
+    };
+    let record = state.downloads.report(user.id(), report).await?;
+    Ok(ok(RecordBody::from(&record)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+    cursor: Option<String>,
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Stats {
+    total_downloads: u64,
+    completed: u64,
+    downloading: u64,
+    failed: u64,
+    expired: u64,
+    total_size_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct ListBody<'a> {
+    success: bool,
+    data: Vec<RecordBody<'a>>,
+    total: u64,
+    limit: u32,
+    offset: u64,
+    next_cursor: Option<String>,
+    stats: Stats,
+}
+
+async fn list(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.check_claimed(params.user_id.as_deref())?;
+    let status = params
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(DownloadStatus::parse)
+        .transpose()?;
+    let page = PageRequest::parse(
+        params.limit.as_deref(),
+        params.offset.as_deref(),
+        params.cursor.as_deref(),
+    )?;
+    let list = state.downloads.records(user.id(), status, &page).await?;
+    let c = list.counts;
+    // MB are 2^20 bytes; two decimals.
+    let total_size_mb = (c.completed_bytes as f64 / MB as f64 * 100.0).round() / 100.0;
+    Ok(HttpResponse::Ok().json(ListBody {
+        success: true,
+        data: list.items.iter().map(RecordBody::from).collect(),
+        total: list.total,
+        limit: page.limit.get(),
+        offset: page.offset(),
+        next_cursor: list.next_cursor.map(|c| c.encode()),
+        stats: Stats {
+            total_downloads: c.total,
+            completed: c.completed,
+            downloading: c.downloading,
+            failed: c.failed,
+            expired: c.expired,
+            total_size_mb,
+        },
+    }))
+}
+
+async fn delete(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = DownloadId::parse(&path)?;
+    state.downloads.delete(user.id(), &id).await?;
+    Ok(ok_message("下载记录已删除"))
+}

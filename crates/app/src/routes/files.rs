@@ -1,0 +1,92 @@
+//! `GET|HEAD /files/{token}`: redeems a download token and streams the file from local
+//! storage, with ranges, validators and a download file name.
+
+use std::net::IpAddr;
+
+use actix_files::NamedFile;
+use actix_web::http::header::{
+    self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use ipnet::IpNet;
+use soundshelf_domain::catalog::object_key;
+use soundshelf_domain::downloads::parse_range;
+use soundshelf_service::ClientInfo;
+
+use super::resource;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Registers `/files/{token}`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/files/{token}")
+            .route(web::get().to(redeem))
+            .route(web::head().to(redeem)),
+    );
+}
+
+/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when the
+/// peer is a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".to_owned();
+    };
+    if trusted.iter().any(|net| net.contains(&peer))
+        && let Some(first) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
+    {
+        return first.to_string();
+    }
+    peer.to_string()
+}
+
+async fn redeem(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let head = req.method() == Method::HEAD;
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_range);
+    let client = ClientInfo {
+        ip: client_ip(&req, &state.trusted_proxies),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect()),
+    };
+    let redemption = state.downloads.redeem(&path, head, range, &client).await?;
+    let token = &redemption.token;
+    // The key is built from checked ids, so the path stays under the storage root.
+    let key = object_key(
+        &soundshelf_domain::CatalogId::parse_field("music_id", token.music_id.as_str())?,
+        token.quality,
+    );
+    let file = NamedFile::open_async(state.storage_dir.join(&key))
+        .await
+        .map_err(|e| ApiError::Internal(format!("object {key}: {e}").into()))?;
+    let extension = key.rsplit('.').next().unwrap_or("bin");
+    let fallback = key.rsplit('/').next().unwrap_or("download").to_owned();
+    let file = file.set_content_disposition(ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![
+            DispositionParam::Filename(fallback),
+            DispositionParam::FilenameExt(ExtendedValue {
+                charset: Charset::Ext("UTF-8".to_owned()),
+                language_tag: None,
+                value: format!("{}.{extension}", redemption.title).into_bytes(),
+            }),
+        ],
+    });
+    Ok(file.into_response(&req))
+}

@@ -1,0 +1,426 @@
+//! Downloads: grants under rate limits and quotas, redemption of tokens, and the
+//! user's download records.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use soundshelf_domain::downloads::{
+    ByteRange, DownloadStatus, GrantDenied, Plans, check_entitlement, redemption_uses_a_use,
+};
+use soundshelf_domain::time::to_storage_precision;
+use soundshelf_domain::{
+    CatalogId, Cursor, DownloadId, LogId, PageRequest, Quality, TokenId, User, UserId,
+};
+use soundshelf_ports::{
+    CatalogStore, Clock, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
+    GrantOutcome, GrantRequest, RateDecision, RateLimiter, RecordReport, StoreError, TokenIssuer,
+    TokenRecord,
+};
+use time::{OffsetDateTime, UtcOffset};
+use ulid::Ulid;
+
+use crate::InfraError;
+
+/// The settings downloads follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadPolicy {
+    /// The quotas of each plan.
+    pub plans: Plans,
+    /// How long a token is valid.
+    pub token_ttl: Duration,
+    /// How many redemptions a token allows.
+    pub max_uses: u32,
+    /// The URL clients reach the server at; links are `{public_base_url}/files/{token}`.
+    pub public_base_url: String,
+    /// The offset that defines "today".
+    pub timezone: UtcOffset,
+}
+
+/// A granted download link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedLink {
+    /// `{PUBLIC_BASE_URL}/files/{token}`.
+    pub download_url: String,
+    /// When the token expires.
+    pub expires_at: OffsetDateTime,
+    /// The catalogue's size of the file.
+    pub file_size: u64,
+    /// The token (shown once; only its hash is stored).
+    pub token: String,
+    /// The quality.
+    pub quality: Quality,
+}
+
+/// Who is redeeming, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub ip: String,
+    /// Its `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// A redemption that may be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redemption {
+    /// The token's row (after this use).
+    pub token: TokenRecord,
+    /// The track's title, for the file name.
+    pub title: String,
+    /// The size of the whole file.
+    pub file_size: u64,
+    /// The inclusive byte range to send, when one was asked for.
+    pub range: Option<(u64, u64)>,
+}
+
+/// A device's report on a download, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The track.
+    pub music_id: CatalogId,
+    /// The quality.
+    pub quality: Quality,
+    /// `downloading`, `completed` or `failed`.
+    pub status: DownloadStatus,
+    /// 0–100.
+    pub progress: Option<u8>,
+    /// The device's error message.
+    pub error_message: Option<String>,
+}
+
+/// A page of download records with the user's counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordList {
+    /// The records, newest first.
+    pub items: Vec<DownloadRecord>,
+    /// How many match in all.
+    pub total: u64,
+    /// The cursor of the next page.
+    pub next_cursor: Option<Cursor>,
+    /// Counts by status.
+    pub counts: DownloadCounts,
+}
+
+/// Why a downloads use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadsError {
+    /// Too many grants; retry after the given time.
+    #[error("rate limited")]
+    RateLimited {
+        /// The time until the next grant can pass.
+        retry_after: Duration,
+    },
+    /// A grant rule refused.
+    #[error("grant denied: {0:?}")]
+    Denied(GrantDenied),
+    /// No such record of this user.
+    #[error("download record not found")]
+    RecordNotFound,
+    /// No such token.
+    #[error("token not found")]
+    TokenNotFound,
+    /// The token has expired.
+    #[error("token expired")]
+    TokenExpired,
+    /// The token has no uses left.
+    #[error("token uses exceeded")]
+    UsesExceeded,
+    /// The range asked for lies outside the file of this length.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The file's length.
+        len: u64,
+    },
+    /// The infrastructure failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for DownloadsError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(InfraError::from_store(e))
+    }
+}
+
+/// The downloads use cases.
+#[derive(Clone)]
+pub struct DownloadsService {
+    store: Arc<dyn DownloadStore>,
+    catalog: Arc<dyn CatalogStore>,
+    limiter: Arc<dyn RateLimiter>,
+    tokens: Arc<dyn TokenIssuer>,
+    clock: Arc<dyn Clock>,
+    policy: DownloadPolicy,
+}
+
+impl std::fmt::Debug for DownloadsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DownloadsService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DownloadsService {
+    /// The use cases over their ports.
+    pub fn new(
+        store: Arc<dyn DownloadStore>,
+        catalog: Arc<dyn CatalogStore>,
+        limiter: Arc<dyn RateLimiter>,
+        tokens: Arc<dyn TokenIssuer>,
+        clock: Arc<dyn Clock>,
+        policy: DownloadPolicy,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            limiter,
+            tokens,
+            clock,
+            policy,
+        }
+    }
+
+    /// Grants `user` a download of `music_id` at `quality`, checking in the SPEC's
+    /// order: rate limit, user, track, quality, premium, lossless, daily limit, storage.
+    #[tracing::instrument(skip(self, user), fields(user = %user.id))]
+    pub async fn grant(
+        &self,
+        user: &User,
+        music_id: &CatalogId,
+        quality: Quality,
+    ) -> Result<GrantedLink, DownloadsError> {
+        let key = format!("grant:{}", user.id);
+        if let RateDecision::Limited { retry_after } = self.limiter.check(&key).await {
+            return Err(DownloadsError::RateLimited { retry_after });
+        }
+        let track = self.catalog.track(music_id).await?;
+        let file_size =
+            check_entitlement(user, track.as_ref(), quality).map_err(DownloadsError::Denied)?;
+        let limits = self.policy.plans.limits(user.plan);
+        let now = to_storage_precision(self.clock.now());
+        let expires_at = now + self.policy.token_ttl;
+        let issued = self
+            .tokens
+            .issue()
+            .map_err(|e| DownloadsError::Infra(InfraError::Internal(e)))?;
+        let base = &self.policy.public_base_url;
+        let request = GrantRequest {
+            user_id: user.id.clone(),
+            music_id: music_id.clone(),
+            quality,
+            file_size,
+            day: now.to_offset(self.policy.timezone).date(),
+            now,
+            daily_limit: limits.daily_downloads,
+            storage_limit: limits.storage_bytes(),
+            token_id: TokenId::from_ulid(Ulid::generate()),
+            token_hash: issued.hash,
+            expires_at,
+            max_uses: self.policy.max_uses,
+            download_url: format!("{base}/files/{{token}}"),
+            download_id: DownloadId::from_ulid(Ulid::generate()),
+        };
+        match self.store.grant(&request).await? {
+            GrantOutcome::Granted { .. } => Ok(GrantedLink {
+                download_url: format!("{base}/files/{}", issued.token),
+                expires_at,
+                file_size,
+                token: issued.token,
+                quality,
+            }),
+            GrantOutcome::DailyLimitReached => {
+                Err(DownloadsError::Denied(GrantDenied::DailyLimitReached {
+                    limit: limits.daily_downloads,
+                }))
+            }
+            GrantOutcome::StorageFull => Err(DownloadsError::Denied(GrantDenied::StorageFull)),
+        }
+    }
+
+    /// Redeems `token`: checks it, counts a use when this request starts a download
+    /// (not for `HEAD` or a continuation range), and logs the attempt, whatever its end.
+    #[tracing::instrument(skip_all, fields(head))]
+    pub async fn redeem(
+        &self,
+        token: &str,
+        head: bool,
+        range: Option<ByteRange>,
+        client: &ClientInfo,
+    ) -> Result<Redemption, DownloadsError> {
+        let hash = self.tokens.hash(token);
+        let now = self.clock.now();
+        let found = self.store.find_token(&hash).await?;
+        let result = self
+            .check_redemption(found.as_ref(), head, range, now)
+            .await;
+        let (status, code, size) = match &result {
+            Ok(r) => {
+                let sent = match (head, r.range) {
+                    (true, _) => 0,
+                    (false, Some((first, last))) => last - first + 1,
+                    (false, None) => r.file_size,
+                };
+                ("started", None, sent)
+            }
+            Err(e) => ("failed", Some(error_code(e)), 0),
+        };
+        let entry = DownloadLogEntry {
+            id: LogId::from_ulid(Ulid::generate()),
+            user_id: found
+                .as_ref()
+                .map(|t| t.user_id.to_string())
+                .unwrap_or_default(),
+            music_id: found
+                .as_ref()
+                .map(|t| t.music_id.as_str().to_owned())
+                .unwrap_or_default(),
+            token_hash: hash,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            download_size: size,
+            at: now,
+            status,
+            error_code: code,
+        };
+        self.store.log_download(&entry).await?;
+        result
+    }
+
+    async fn check_redemption(
+        &self,
+        found: Option<&TokenRecord>,
+        head: bool,
+        range: Option<ByteRange>,
+        now: OffsetDateTime,
+    ) -> Result<Redemption, DownloadsError> {
+        let token = found.ok_or(DownloadsError::TokenNotFound)?;
+        if token.expires_at <= now {
+            return Err(DownloadsError::TokenExpired);
+        }
+        let track = self
+            .catalog
+            .track(&token.music_id)
+            .await?
+            .ok_or(DownloadsError::TokenNotFound)?;
+        let file_size = track
+            .size(token.quality)
+            .ok_or(DownloadsError::TokenNotFound)?;
+        let range = match range {
+            None => None,
+            Some(r) => Some(
+                r.resolve(file_size)
+                    .ok_or(DownloadsError::RangeNotSatisfiable { len: file_size })?,
+            ),
+        };
+        let mut token = token.clone();
+        if redemption_uses_a_use(head, range.map(|(first, _)| first), token.uses) {
+            if !self.store.use_token(&token.id, now).await? {
+                return Err(if token.expires_at <= self.clock.now() {
+                    DownloadsError::TokenExpired
+                } else {
+                    DownloadsError::UsesExceeded
+                });
+            }
+            token.uses += 1;
+        }
+        Ok(Redemption {
+            token,
+            title: track.title,
+            file_size,
+            range,
+        })
+    }
+
+    /// Creates or updates `user`'s record of a download from the device's report; the
+    /// size is the catalogue's.
+    #[tracing::instrument(skip(self))]
+    pub async fn report(
+        &self,
+        user: &UserId,
+        report: Report,
+    ) -> Result<DownloadRecord, DownloadsError> {
+        let track = self
+            .catalog
+            .track(&report.music_id)
+            .await?
+            .ok_or(DownloadsError::Denied(GrantDenied::MusicNotFound))?;
+        let file_size = track
+            .size(report.quality)
+            .ok_or(DownloadsError::Denied(GrantDenied::QualityNotAvailable))?;
+        let progress = match report.status {
+            DownloadStatus::Completed => 100,
+            _ => report.progress.unwrap_or(0),
+        };
+        let error_message = match report.status {
+            DownloadStatus::Failed => report.error_message,
+            _ => None,
+        };
+        let record = self
+            .store
+            .report(&RecordReport {
+                user_id: user.clone(),
+                music_id: report.music_id,
+                quality: report.quality,
+                status: report.status,
+                progress,
+                error_message,
+                file_size,
+                now: to_storage_precision(self.clock.now()),
+                new_id: DownloadId::from_ulid(Ulid::generate()),
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// A page of `user`'s records, with counts by status.
+    #[tracing::instrument(skip(self))]
+    pub async fn records(
+        &self,
+        user: &UserId,
+        status: Option<DownloadStatus>,
+        page: &PageRequest,
+    ) -> Result<RecordList, DownloadsError> {
+        let found = self.store.records(user, status, page).await?;
+        let counts = self.store.counts(user).await?;
+        let next_cursor = if found.has_more {
+            found
+                .items
+                .last()
+                .map(|r| Cursor::new(r.download_time, r.id))
+        } else {
+            None
+        };
+        Ok(RecordList {
+            items: found.items,
+            total: found.total,
+            next_cursor,
+            counts,
+        })
+    }
+
+    /// Deletes `user`'s record `id` (it frees its storage; it never refunds a grant).
+    #[tracing::instrument(skip(self))]
+    pub async fn delete(&self, user: &UserId, id: &DownloadId) -> Result<(), DownloadsError> {
+        if self.store.delete_record(user, id).await? {
+            Ok(())
+        } else {
+            Err(DownloadsError::RecordNotFound)
+        }
+    }
+}
+
+/// The code logged for a refused redemption.
+fn error_code(e: &DownloadsError) -> &'static str {
+    match e {
+        DownloadsError::TokenNotFound => "TOKEN_NOT_FOUND",
+        DownloadsError::TokenExpired => "DOWNLOAD_LINK_EXPIRED",
+        DownloadsError::UsesExceeded => "DOWNLOAD_USES_EXCEEDED",
+        DownloadsError::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
+        DownloadsError::Denied(d) => d.code(),
+        DownloadsError::RateLimited { .. } => "RATE_LIMITED",
+        DownloadsError::RecordNotFound => "DOWNLOAD_NOT_FOUND",
+        DownloadsError::Infra(InfraError::Unavailable(_)) => "UNAVAILABLE",
+        DownloadsError::Infra(InfraError::Internal(_)) => "INTERNAL",
+    }
+}
