@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretString};
 use soundshelf_domain::Plan;
 use soundshelf_domain::downloads::Plans;
-use secrecy::{ExposeSecret, SecretString};
 use soundshelf_domain::settings::{parse_duration, parse_utc_offset};
 use soundshelf_store::{DbConfig, PoolOptions};
 use time::UtcOffset;
@@ -120,9 +120,21 @@ impl DownloadSettings {
     fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut plans = Plans::default();
         for (plan, daily_var, storage_var) in [
-            (Plan::Free, "PLAN_FREE_DAILY_DOWNLOADS", "PLAN_FREE_STORAGE_MB"),
-            (Plan::Trial, "PLAN_TRIAL_DAILY_DOWNLOADS", "PLAN_TRIAL_STORAGE_MB"),
-            (Plan::Premium, "PLAN_PREMIUM_DAILY_DOWNLOADS", "PLAN_PREMIUM_STORAGE_MB"),
+            (
+                Plan::Free,
+                "PLAN_FREE_DAILY_DOWNLOADS",
+                "PLAN_FREE_STORAGE_MB",
+            ),
+            (
+                Plan::Trial,
+                "PLAN_TRIAL_DAILY_DOWNLOADS",
+                "PLAN_TRIAL_STORAGE_MB",
+            ),
+            (
+                Plan::Premium,
+                "PLAN_PREMIUM_DAILY_DOWNLOADS",
+                "PLAN_PREMIUM_STORAGE_MB",
+            ),
             (Plan::Vip, "PLAN_VIP_DAILY_DOWNLOADS", "PLAN_VIP_STORAGE_MB"),
         ] {
             let limits = plans.slot_mut(plan);
@@ -142,13 +154,23 @@ impl DownloadSettings {
                 .map(|s| {
                     s.parse::<IpNet>()
                         .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                        .map_err(|_| bad("TRUSTED_PROXIES", "must be a comma-separated list of addresses or CIDRs"))
+                        .map_err(|_| {
+                            bad(
+                                "TRUSTED_PROXIES",
+                                "must be a comma-separated list of addresses or CIDRs",
+                            )
+                        })
                 })
                 .collect::<Result<_, _>>()?,
         };
         match get("STORAGE_BACKEND").as_deref() {
             None | Some("local") => {}
-            Some(_) => return Err(bad("STORAGE_BACKEND", "must be local (qiniu and oss are not available in this build)")),
+            Some(_) => {
+                return Err(bad(
+                    "STORAGE_BACKEND",
+                    "must be local (qiniu and oss are not available in this build)",
+                ));
+            }
         }
         Ok(Self {
             plans,

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use soundshelf_domain::ValidationError;
-use soundshelf_ports::BoxError;
 use soundshelf_domain::downloads::GrantDenied;
+use soundshelf_ports::BoxError;
 use soundshelf_service::{AuthError, DownloadsError, FavoritesError, InfraError};
 
 /// Seconds a client is asked to wait when the database is unavailable.
@@ -240,10 +240,10 @@ impl ResponseError for ApiError {
         if let Self::RateLimited { retry_after_secs } = self {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
         }
-        if let Self::RangeNotSatisfiable { len } = self {
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                res.insert_header((header::CONTENT_RANGE, v));
-            }
+        if let Self::RangeNotSatisfiable { len } = self
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}"))
+        {
+            res.insert_header((header::CONTENT_RANGE, v));
         }
         if matches!(
             self,

@@ -13,9 +13,9 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod tokens;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tokens;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -76,7 +76,11 @@ mod tests {
         // One cell refills every 12 s.
         assert!(retry_after <= Duration::from_secs(12) && retry_after > Duration::from_secs(10));
         assert_eq!(retry_after_secs(retry_after), 12);
-        assert_eq!(limiter.check("b").await, RateDecision::Allowed, "keys are separate");
+        assert_eq!(
+            limiter.check("b").await,
+            RateDecision::Allowed,
+            "keys are separate"
+        );
     }
 
     #[test]

@@ -18,10 +18,10 @@ use crate::config::{DataSettings, Settings};
 use crate::embedded;
 use crate::error::ApiError;
 use crate::limiter::GovernorLimiter;
-use crate::tokens::RingTokens;
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::log_requests;
+use crate::tokens::RingTokens;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -25,7 +25,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     pub store: Store,
-    _dir: tempfile::TempDir,
+    /// The data folder (`DATA_DIR`); local storage is `storage/` inside it.
+    pub dir: tempfile::TempDir,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -69,7 +70,7 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp 
         client: reqwest::Client::new(),
         db,
         store,
-        _dir: dir,
+        dir,
     }
 }
 

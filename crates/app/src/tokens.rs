@@ -52,7 +52,11 @@ mod tests {
         let b = tokens.issue().unwrap();
         assert_ne!(a.token, b.token);
         assert_eq!(a.token.len(), 43);
-        assert!(a.token.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.token
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
         assert_eq!(a.hash.len(), 64);
         assert_eq!(tokens.hash(&a.token), a.hash);
         assert_eq!(

@@ -52,9 +52,12 @@ impl CatalogStore for Store {
     }
 }
 
+/// A track's title and premium flag, and its (quality, size) rows.
+type TrackRows = ((String, bool), Vec<(String, i64)>);
+
 impl Store {
     async fn track_by_id(&self, id: &CatalogId) -> Result<Option<Track>, StoreError> {
-        let found: Option<((String, bool), Vec<(String, i64)>)> = with_conn!(self, conn => {
+        let found: Option<TrackRows> = with_conn!(self, conn => {
             let track: Option<(String, bool)> = music_files::table
                 .find(id.as_str())
                 .select((music_files::title, music_files::premium_required))

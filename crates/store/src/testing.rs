@@ -55,6 +55,39 @@ pub async fn execute_sql(config: &DbConfig, sql: &str) {
     result.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// The first column of the first row of `sql` as text (`SELECT … AS value …`), or `None`
+/// when there is no row.
+pub async fn query_text(config: &DbConfig, sql: &str) -> Option<String> {
+    use diesel::QueryableByName;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let query = diesel::sql_query(sql);
+    let result = match config {
+        DbConfig::Mysql { url } => {
+            let mut conn = diesel_async::AsyncMysqlConnection::establish(url)
+                .await
+                .unwrap_or_else(|e| panic!("connect: {e}"));
+            query.get_results::<Row>(&mut conn).await
+        }
+        DbConfig::Sqlite { path } => {
+            let mut conn = crate::database::SqliteConn::establish(&path.to_string_lossy())
+                .await
+                .unwrap_or_else(|e| panic!("connect: {e}"));
+            query.get_results::<Row>(&mut conn).await
+        }
+    };
+    result
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .next()
+        .map(|r| r.value)
+}
+
 /// Holds SQLite's write lock (an open `BEGIN EXCLUSIVE`) until dropped.
 pub struct SqliteWriteLock(diesel::SqliteConnection);
 

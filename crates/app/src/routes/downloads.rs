@@ -89,7 +89,10 @@ struct RecordBody<'a> {
     music_info: MusicInfo<'a>,
 }
 
-fn optional_time<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+fn optional_time<S: serde::Serializer>(
+    t: &Option<OffsetDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => soundshelf_domain::time::rfc3339::serialize(t, s),
         None => s.serialize_none(),
@@ -118,11 +121,16 @@ impl<'a> From<&'a DownloadRecord> for RecordBody<'a> {
     }
 }
 
-fn text<'a>(body: &'a serde_json::Map<String, Value>, name: &str) -> Result<Option<&'a str>, ApiError> {
+fn text<'a>(
+    body: &'a serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, ApiError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::InvalidRequest(format!("参数 {name} 无效：必须是字符串"))),
+        Some(_) => Err(ApiError::InvalidRequest(format!(
+            "参数 {name} 无效：必须是字符串"
+        ))),
     }
 }
 
@@ -144,7 +152,9 @@ async fn report(
                 .filter(|p| *p <= 100)
                 .and_then(|p| u8::try_from(p).ok())
                 .ok_or_else(|| {
-                    ApiError::InvalidRequest("参数 progress 无效：必须是 0 到 100 之间的整数".into())
+                    ApiError::InvalidRequest(
+                        "参数 progress 无效：必须是 0 到 100 之间的整数".into(),
+                    )
                 })?,
         ),
     };
@@ -154,7 +164,10 @@ async fn report(
             "参数 error_message 无效：不能超过 {MAX_ERROR_MESSAGE_CHARS} 个字符"
         )));
     }
-    if body.get("file_size").is_some_and(|v| !v.is_null() && !v.is_u64()) {
+    if body
+        .get("file_size")
+        .is_some_and(|v| !v.is_null() && !v.is_u64())
+    {
         return Err(ApiError::InvalidRequest(
             "参数 file_size 无效：必须是不小于 0 的整数".into(),
         ));

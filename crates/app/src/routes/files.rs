@@ -4,10 +4,10 @@
 use std::net::IpAddr;
 
 use actix_files::NamedFile;
+use actix_web::http::Method;
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
 };
-use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ipnet::IpNet;
 use soundshelf_domain::catalog::object_key;
@@ -59,11 +59,12 @@ async fn redeem(
         .and_then(parse_range);
     let client = ClientInfo {
         ip: client_ip(&req, &state.trusted_proxies),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(512).collect()),
+        user_agent: req.headers().get(header::USER_AGENT).map(|ua| {
+            String::from_utf8_lossy(ua.as_bytes())
+                .chars()
+                .take(512)
+                .collect()
+        }),
     };
     let redemption = state.downloads.redeem(&path, head, range, &client).await?;
     let token = &redemption.token;
