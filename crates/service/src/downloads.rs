@@ -424,3 +424,254 @@ fn error_code(e: &DownloadsError) -> &'static str {
         DownloadsError::Infra(InfraError::Internal(_)) => "INTERNAL",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use soundshelf_domain::downloads::Track;
+    use soundshelf_domain::{Plan, Role, UserStatus};
+    use soundshelf_ports::{
+        IssuedToken, MockCatalogStore, MockClock, MockDownloadStore, MockRateLimiter,
+        MockTokenIssuer,
+    };
+    use time::macros::{datetime, offset};
+
+    const NOW: OffsetDateTime = datetime!(2026-06-01 16:30 UTC);
+
+    fn user(plan: Plan) -> User {
+        User {
+            id: UserId::parse("u1").unwrap(),
+            nickname: String::new(),
+            status: UserStatus::Active,
+            plan,
+            has_premium_access: plan != Plan::Free,
+            role: Role::User,
+            created_at: NOW,
+        }
+    }
+
+    fn music() -> CatalogId {
+        CatalogId::parse_field("music_id", "music_001").unwrap()
+    }
+
+    fn track() -> Track {
+        Track::new("music_001", "t", false, [(Quality::Standard, 1000)]).unwrap()
+    }
+
+    fn policy() -> DownloadPolicy {
+        DownloadPolicy {
+            plans: Plans::default(),
+            token_ttl: Duration::from_secs(3600),
+            max_uses: 3,
+            public_base_url: "https://dl.example".into(),
+            timezone: offset!(+8),
+        }
+    }
+
+    struct Mocks {
+        store: MockDownloadStore,
+        catalog: MockCatalogStore,
+        limiter: MockRateLimiter,
+        tokens: MockTokenIssuer,
+    }
+
+    impl Mocks {
+        fn new() -> Self {
+            let mut tokens = MockTokenIssuer::new();
+            tokens.expect_issue().returning(|| {
+                Ok(IssuedToken {
+                    token: "T".repeat(43),
+                    hash: "h".repeat(64),
+                })
+            });
+            tokens.expect_hash().returning(|_| "h".repeat(64));
+            let mut catalog = MockCatalogStore::new();
+            catalog.expect_track().returning(|_| Ok(Some(track())));
+            let mut limiter = MockRateLimiter::new();
+            limiter.expect_check().returning(|_| RateDecision::Allowed);
+            Self {
+                store: MockDownloadStore::new(),
+                catalog,
+                limiter,
+                tokens,
+            }
+        }
+
+        fn service(self) -> DownloadsService {
+            let mut clock = MockClock::new();
+            clock.expect_now().return_const(NOW);
+            DownloadsService::new(
+                Arc::new(self.store),
+                Arc::new(self.catalog),
+                Arc::new(self.limiter),
+                Arc::new(self.tokens),
+                Arc::new(clock),
+                policy(),
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn a_grant_stores_only_the_hash_on_the_local_day() {
+        let mut m = Mocks::new();
+        m.store
+            .expect_grant()
+            .withf(|r| {
+                r.token_hash == "h".repeat(64)
+                    && !r.download_url.contains(&"T".repeat(43))
+                    && r.day == time::macros::date!(2026 - 06 - 02)
+                    && r.daily_limit == 5
+                    && r.storage_limit == 100 * 1024 * 1024
+                    && r.expires_at == NOW + time::Duration::hours(1)
+            })
+            .times(1)
+            .returning(|_| Ok(GrantOutcome::Granted { counted: true }));
+        let link = m
+            .service()
+            .grant(&user(Plan::Free), &music(), Quality::Standard)
+            .await
+            .unwrap();
+        assert_eq!(
+            link.download_url,
+            format!("https://dl.example/files/{}", "T".repeat(43))
+        );
+        assert_eq!(link.file_size, 1000);
+    }
+
+    #[tokio::test]
+    async fn rate_limited_and_refused_grants_write_nothing() {
+        let mut m = Mocks::new();
+        m.limiter = MockRateLimiter::new();
+        m.limiter
+            .expect_check()
+            .times(1)
+            .returning(|_| RateDecision::Limited {
+                retry_after: Duration::from_secs(7),
+            });
+        let err = m
+            .service()
+            .grant(&user(Plan::Vip), &music(), Quality::Standard)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DownloadsError::RateLimited { retry_after } if retry_after.as_secs() == 7)
+        );
+
+        // Lossless does not exist for this track: refused before the store.
+        let m = Mocks::new();
+        let err = m
+            .service()
+            .grant(&user(Plan::Vip), &music(), Quality::Lossless)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            DownloadsError::Denied(GrantDenied::QualityNotAvailable)
+        ));
+    }
+
+    #[tokio::test]
+    async fn store_refusals_carry_the_plan_limit() {
+        let mut m = Mocks::new();
+        m.store
+            .expect_grant()
+            .returning(|_| Ok(GrantOutcome::DailyLimitReached));
+        let err = m
+            .service()
+            .grant(&user(Plan::Trial), &music(), Quality::Standard)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            DownloadsError::Denied(GrantDenied::DailyLimitReached { limit: 20 })
+        ));
+    }
+
+    fn token_record(expires_at: OffsetDateTime, uses: u32) -> TokenRecord {
+        TokenRecord {
+            id: TokenId::from_ulid(Ulid::from_parts(1, 1)),
+            user_id: UserId::parse("u1").unwrap(),
+            music_id: music(),
+            quality: Quality::Standard,
+            expires_at,
+            max_uses: 3,
+            uses,
+        }
+    }
+
+    fn client() -> ClientInfo {
+        ClientInfo {
+            ip: "203.0.113.1".into(),
+            user_agent: Some("ua".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_redemption_attempt_is_logged() {
+        // Unknown, expired, exhausted, unsatisfiable, then served.
+        let cases: Vec<(Option<TokenRecord>, bool, Option<ByteRange>, Option<&str>)> = vec![
+            (None, true, None, Some("TOKEN_NOT_FOUND")),
+            (
+                Some(token_record(NOW, 0)),
+                true,
+                None,
+                Some("DOWNLOAD_LINK_EXPIRED"),
+            ),
+            (
+                Some(token_record(NOW + time::Duration::hours(1), 3)),
+                false,
+                None,
+                Some("DOWNLOAD_USES_EXCEEDED"),
+            ),
+            (
+                Some(token_record(NOW + time::Duration::hours(1), 1)),
+                true,
+                Some(ByteRange::From(1000)),
+                Some("RANGE_NOT_SATISFIABLE"),
+            ),
+            (
+                Some(token_record(NOW + time::Duration::hours(1), 0)),
+                true,
+                Some(ByteRange::FromTo(0, 9)),
+                None,
+            ),
+        ];
+        for (found, use_ok, range, code) in cases {
+            let mut m = Mocks::new();
+            m.store
+                .expect_find_token()
+                .returning(move |_| Ok(found.clone()));
+            m.store.expect_use_token().returning(move |_, _| Ok(use_ok));
+            m.store
+                .expect_log_download()
+                .withf(move |e| {
+                    e.error_code == code
+                        && e.ip == "203.0.113.1"
+                        && e.status == if code.is_some() { "failed" } else { "started" }
+                        && (code.is_some() || e.download_size == 10)
+                })
+                .times(1)
+                .returning(|_| Ok(()));
+            let result = m.service().redeem("T", false, range, &client()).await;
+            assert_eq!(result.is_ok(), code.is_none(), "{code:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn continuations_and_head_use_nothing() {
+        for (head, range) in [(true, None), (false, Some(ByteRange::From(500)))] {
+            let mut m = Mocks::new();
+            m.store
+                .expect_find_token()
+                .returning(|_| Ok(Some(token_record(NOW + time::Duration::hours(1), 1))));
+            m.store.expect_use_token().never();
+            m.store.expect_log_download().returning(|_| Ok(()));
+            let r = m
+                .service()
+                .redeem("T", head, range, &client())
+                .await
+                .unwrap();
+            assert_eq!(r.token.uses, 1);
+        }
+    }
+}
