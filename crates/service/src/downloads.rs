@@ -609,7 +609,14 @@ mod tests {
     #[tokio::test]
     async fn every_redemption_attempt_is_logged() {
         // Unknown, expired, exhausted, unsatisfiable, then served.
-        let cases: Vec<(Option<TokenRecord>, bool, Option<ByteRange>, Option<&str>)> = vec![
+        /// The token found, whether a use can be counted, the range, the code logged.
+        type Case = (
+            Option<TokenRecord>,
+            bool,
+            Option<ByteRange>,
+            Option<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             (None, true, None, Some("TOKEN_NOT_FOUND")),
             (
                 Some(token_record(NOW, 0)),
