@@ -9,12 +9,17 @@
 use std::collections::HashSet;
 
 use serde_json::json;
+use soundshelf_domain::downloads::DownloadStatus;
 use soundshelf_domain::favorites::PageStart;
+use soundshelf_domain::{CatalogId, DownloadId, LogId, Quality, TokenId};
 use soundshelf_domain::{
     Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemType, Limit, PageRequest,
     SearchTerm, UserId, UserStatus,
 };
-use soundshelf_ports::{FavoriteStore, Removal, StoreError, SyncSnapshot, SyncWrites, UserStore};
+use soundshelf_ports::{
+    CatalogStore, DownloadLogEntry, DownloadStore, FavoriteStore, GrantOutcome, GrantRequest,
+    RecordReport, Removal, StoreError, SyncSnapshot, SyncWrites, UserStore,
+};
 use soundshelf_store::testing::TestDb;
 use soundshelf_store::{Backend, Store, demo, migrations};
 use time::{Duration, OffsetDateTime};
@@ -34,6 +39,11 @@ soundshelf_store::on_both_backends!(
     deletes_leave_tombstones_and_adds_clear_them,
     sync_reads_under_the_lock_and_writes_all,
     sync_without_writes_changes_nothing,
+    catalogue_tracks_have_their_files,
+    grants_count_distinct_files_per_day_and_refuse_atomically,
+    grants_check_storage_of_completed_downloads,
+    token_uses_are_counted_conditionally,
+    records_are_upserted_paged_counted_and_deleted,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -666,5 +676,258 @@ async fn sync_without_writes_changes_nothing(backend: Backend) {
     assert_eq!(
         all(&store, "user_free", &FavoriteFilter::default()).await,
         vec![f]
+    );
+}
+
+fn music(id: &str) -> CatalogId {
+    CatalogId::parse_field("music_id", id).unwrap()
+}
+
+fn grant_request(user: &str, track: &str, quality: Quality, day: time::Date) -> GrantRequest {
+    let now = soundshelf_domain::time::to_storage_precision(OffsetDateTime::now_utc());
+    GrantRequest {
+        user_id: uid(user),
+        music_id: music(track),
+        quality,
+        file_size: 1_000_000,
+        day,
+        now,
+        daily_limit: 2,
+        storage_limit: 10_000_000,
+        token_id: TokenId::from_ulid(Ulid::generate()),
+        token_hash: format!("{:064x}", Ulid::generate().0),
+        expires_at: now + Duration::hours(1),
+        max_uses: 3,
+        download_url: "http://x/files/{token}".into(),
+        download_id: DownloadId::from_ulid(Ulid::generate()),
+    }
+}
+
+async fn catalogue_tracks_have_their_files(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let t = store.track(&music("music_009")).await.unwrap().unwrap();
+    assert!(t.premium_required);
+    assert_eq!(t.files.len(), 3);
+    assert_eq!(t.size(Quality::High), Some(900 * 40_000));
+    assert!(store.track(&music("music_404")).await.unwrap().is_none());
+}
+
+async fn grants_count_distinct_files_per_day_and_refuse_atomically(backend: Backend) {
+    let (db, store) = seeded(backend).await;
+    let day = time::macros::date!(2026 - 06 - 01);
+    let g = |track, q| grant_request("user_free", track, q, day);
+    assert_eq!(
+        store
+            .grant(&g("music_001", Quality::Standard))
+            .await
+            .unwrap(),
+        GrantOutcome::Granted { counted: true }
+    );
+    assert_eq!(
+        store
+            .grant(&g("music_001", Quality::Standard))
+            .await
+            .unwrap(),
+        GrantOutcome::Granted { counted: false }
+    );
+    assert_eq!(
+        store.grant(&g("music_001", Quality::High)).await.unwrap(),
+        GrantOutcome::Granted { counted: true }
+    );
+    let refused = g("music_002", Quality::Standard);
+    assert_eq!(
+        store.grant(&refused).await.unwrap(),
+        GrantOutcome::DailyLimitReached
+    );
+    // A refusal writes nothing: no token, no grant row.
+    assert!(
+        store
+            .find_token(&refused.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let rows = soundshelf_store::testing::query_text(
+        &db.config,
+        "SELECT CAST(COUNT(*) AS CHAR) AS value FROM download_grant_days",
+    )
+    .await;
+    assert_eq!(rows.as_deref(), Some("2"));
+    // A repeat is served at the limit; the next day starts afresh.
+    assert!(matches!(
+        store.grant(&g("music_001", Quality::High)).await.unwrap(),
+        GrantOutcome::Granted { counted: false }
+    ));
+    let tomorrow = grant_request(
+        "user_free",
+        "music_002",
+        Quality::Standard,
+        day.next_day().unwrap(),
+    );
+    assert_eq!(
+        store.grant(&tomorrow).await.unwrap(),
+        GrantOutcome::Granted { counted: true }
+    );
+    // The grant made (one) record per file, reset to downloading.
+    let counts = store.counts(&uid("user_free")).await.unwrap();
+    assert_eq!((counts.total, counts.downloading), (3, 3));
+}
+
+async fn grants_check_storage_of_completed_downloads(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let day = time::macros::date!(2026 - 06 - 01);
+    let now = OffsetDateTime::now_utc();
+    let report = |track: &str, size: u64| RecordReport {
+        user_id: uid("user_free"),
+        music_id: music(track),
+        quality: Quality::Standard,
+        status: DownloadStatus::Completed,
+        progress: 100,
+        error_message: None,
+        file_size: size,
+        now,
+        new_id: DownloadId::from_ulid(Ulid::generate()),
+    };
+    store.report(&report("music_001", 9_500_000)).await.unwrap();
+    let mut big = grant_request("user_free", "music_002", Quality::Standard, day);
+    big.daily_limit = 100;
+    assert_eq!(store.grant(&big).await.unwrap(), GrantOutcome::StorageFull);
+    // The completed file itself does not count twice.
+    let mut again = grant_request("user_free", "music_001", Quality::Standard, day);
+    again.file_size = 9_500_000;
+    assert!(matches!(
+        store.grant(&again).await.unwrap(),
+        GrantOutcome::Granted { .. }
+    ));
+}
+
+async fn token_uses_are_counted_conditionally(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let r = grant_request(
+        "user_free",
+        "music_001",
+        Quality::Standard,
+        time::macros::date!(2026 - 06 - 01),
+    );
+    store.grant(&r).await.unwrap();
+    let t = store.find_token(&r.token_hash).await.unwrap().unwrap();
+    assert_eq!(
+        (t.uses, t.max_uses, t.music_id.as_str()),
+        (0, 3, "music_001")
+    );
+    let now = OffsetDateTime::now_utc();
+    for _ in 0..3 {
+        assert!(store.use_token(&t.id, now).await.unwrap());
+    }
+    assert!(!store.use_token(&t.id, now).await.unwrap(), "no fourth use");
+    let r2 = grant_request(
+        "user_free",
+        "music_002",
+        Quality::Standard,
+        time::macros::date!(2026 - 06 - 01),
+    );
+    store.grant(&r2).await.unwrap();
+    let t2 = store.find_token(&r2.token_hash).await.unwrap().unwrap();
+    assert!(
+        !store.use_token(&t2.id, r2.expires_at).await.unwrap(),
+        "expired at its expiry"
+    );
+    store
+        .log_download(&DownloadLogEntry {
+            id: LogId::from_ulid(Ulid::generate()),
+            user_id: "user_free".into(),
+            music_id: "music_001".into(),
+            token_hash: r.token_hash.clone(),
+            ip: "::1".into(),
+            user_agent: Some("ua 🎵".into()),
+            download_size: 10,
+            at: now,
+            status: "started",
+            error_code: None,
+        })
+        .await
+        .unwrap();
+}
+
+async fn records_are_upserted_paged_counted_and_deleted(backend: Backend) {
+    let (_db, store) = seeded(backend).await;
+    let t0 = OffsetDateTime::now_utc() - Duration::hours(1);
+    let mut ids = Vec::new();
+    for (i, (track, status)) in [
+        ("music_001", DownloadStatus::Completed),
+        ("music_002", DownloadStatus::Failed),
+        ("music_003", DownloadStatus::Downloading),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rec = store
+            .report(&RecordReport {
+                user_id: uid("user_free"),
+                music_id: music(track),
+                quality: Quality::High,
+                status,
+                progress: 50,
+                error_message: (status == DownloadStatus::Failed).then(|| "断网".to_owned()),
+                file_size: 1_048_576,
+                now: soundshelf_domain::time::to_storage_precision(
+                    t0 + Duration::minutes(i as i64),
+                ),
+                new_id: DownloadId::from_ulid(Ulid::generate()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(rec.title.is_empty(), false);
+        ids.push(rec.id);
+    }
+    let counts = store.counts(&uid("user_free")).await.unwrap();
+    assert_eq!(
+        (
+            counts.total,
+            counts.completed,
+            counts.failed,
+            counts.downloading,
+            counts.completed_bytes
+        ),
+        (3, 1, 1, 1, 1_048_576)
+    );
+    let page1 = store
+        .records(&uid("user_free"), None, &page(2))
+        .await
+        .unwrap();
+    assert_eq!((page1.total, page1.has_more), (3, true));
+    assert_eq!(page1.items[0].music_id.as_str(), "music_003");
+    let cursor = soundshelf_domain::Cursor::new(page1.items[1].download_time, page1.items[1].id);
+    let rest = PageRequest {
+        limit: Limit::parse(Some("2")).unwrap(),
+        start: PageStart::After(cursor),
+    };
+    let page2 = store.records(&uid("user_free"), None, &rest).await.unwrap();
+    assert_eq!(page2.items.len(), 1);
+    assert_eq!(page2.items[0].music_id.as_str(), "music_001");
+    let failed = store
+        .records(&uid("user_free"), Some(DownloadStatus::Failed), &page(10))
+        .await
+        .unwrap();
+    assert_eq!(failed.items[0].error_message.as_deref(), Some("断网"));
+    assert!(
+        !store
+            .delete_record(&uid("user_vip"), &ids[0])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_record(&uid("user_free"), &ids[0])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .counts(&uid("user_free"))
+            .await
+            .unwrap()
+            .completed_bytes,
+        0
     );
 }
