@@ -877,7 +877,7 @@ async fn records_are_upserted_paged_counted_and_deleted(backend: Backend) {
             })
             .await
             .unwrap();
-        assert_eq!(rec.title.is_empty(), false);
+        assert!(!rec.title.is_empty());
         ids.push(rec.id);
     }
     let counts = store.counts(&uid("user_free")).await.unwrap();
