@@ -102,7 +102,7 @@ impl DataSettings {
 }
 
 /// What downloads follow (SPEC §4, §8).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct DownloadSettings {
     /// Quotas per plan (`PLAN_<PLAN>_DAILY_DOWNLOADS`, `PLAN_<PLAN>_STORAGE_MB`).
     pub plans: Plans,
@@ -114,6 +114,119 @@ pub struct DownloadSettings {
     pub rate_limit_per_minute: u32,
     /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs or addresses).
     pub trusted_proxies: Vec<IpNet>,
+    /// Where files are served from (`STORAGE_BACKEND`, default `local`).
+    pub backend: StorageBackend,
+    /// How long a CDN redirect is valid (`DOWNLOAD_REDIRECT_TTL`, default `300s`).
+    pub redirect_ttl: Duration,
+}
+
+/// OSS signature versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OssVersion {
+    /// `OSSAccessKeyId` / `Expires` / `Signature`.
+    V1,
+    /// `OSS4-HMAC-SHA256`.
+    V4,
+}
+
+/// Where download files live.
+#[derive(Debug, Clone)]
+pub enum StorageBackend {
+    /// Files under `LOCAL_STORAGE_DIR`, streamed by the server.
+    Local,
+    /// A private Qiniu bucket behind its domain; redemptions redirect to signed URLs.
+    Qiniu {
+        /// `QINIU_ACCESS_KEY`.
+        access_key: String,
+        /// `QINIU_SECRET_KEY`.
+        secret_key: SecretString,
+        /// `QINIU_BUCKET`.
+        bucket: String,
+        /// `QINIU_DOMAIN`, with its scheme.
+        domain: String,
+    },
+    /// A private Aliyun OSS bucket; redemptions redirect to presigned URLs.
+    Oss {
+        /// `OSS_ACCESS_KEY_ID`.
+        access_key_id: String,
+        /// `OSS_ACCESS_KEY_SECRET`.
+        access_key_secret: SecretString,
+        /// `OSS_BUCKET`.
+        bucket: String,
+        /// `OSS_REGION`, like `oss-cn-hangzhou`.
+        region: String,
+        /// `OSS_ENDPOINT`, default `https://{bucket}.{region}.aliyuncs.com`.
+        endpoint: String,
+        /// `OSS_SIGNATURE_VERSION`, default `v4`.
+        version: OssVersion,
+    },
+}
+
+fn storage_backend(get: &impl Fn(&str) -> Option<String>) -> Result<StorageBackend, ConfigError> {
+    let required = |var: &'static str, backend: &str| {
+        get(var).ok_or_else(|| bad(var, format!("is required with STORAGE_BACKEND={backend}")))
+    };
+    let url = |var: &'static str, value: String| {
+        if value.starts_with("http://") || value.starts_with("https://") {
+            Ok(value.trim_end_matches('/').to_owned())
+        } else {
+            Err(bad(var, "must start with http:// or https://"))
+        }
+    };
+    match get("STORAGE_BACKEND").as_deref() {
+        None | Some("local") => Ok(StorageBackend::Local),
+        Some("qiniu") => Ok(StorageBackend::Qiniu {
+            access_key: required("QINIU_ACCESS_KEY", "qiniu")?,
+            secret_key: SecretString::from(required("QINIU_SECRET_KEY", "qiniu")?),
+            bucket: required("QINIU_BUCKET", "qiniu")?,
+            domain: url("QINIU_DOMAIN", required("QINIU_DOMAIN", "qiniu")?)?,
+        }),
+        Some("oss") => {
+            let access_key_id = required("OSS_ACCESS_KEY_ID", "oss")?;
+            let access_key_secret = SecretString::from(required("OSS_ACCESS_KEY_SECRET", "oss")?);
+            let bucket = required("OSS_BUCKET", "oss")?;
+            let valid_bucket = (3..=63).contains(&bucket.len())
+                && bucket
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid_bucket {
+                return Err(bad(
+                    "OSS_BUCKET",
+                    "must be 3-63 characters of a-z, 0-9 and -",
+                ));
+            }
+            let region = required("OSS_REGION", "oss")?;
+            if !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(bad("OSS_REGION", "must be a region like oss-cn-hangzhou"));
+            }
+            let host_region = if region.starts_with("oss-") {
+                region.clone()
+            } else {
+                format!("oss-{region}")
+            };
+            let endpoint = match get("OSS_ENDPOINT") {
+                Some(e) => url("OSS_ENDPOINT", e)?,
+                None => format!("https://{bucket}.{host_region}.aliyuncs.com"),
+            };
+            let version = match get("OSS_SIGNATURE_VERSION").as_deref() {
+                None | Some("v4") => OssVersion::V4,
+                Some("v1") => OssVersion::V1,
+                Some(_) => return Err(bad("OSS_SIGNATURE_VERSION", "must be v1 or v4")),
+            };
+            Ok(StorageBackend::Oss {
+                access_key_id,
+                access_key_secret,
+                bucket,
+                region,
+                endpoint,
+                version,
+            })
+        }
+        Some(_) => Err(bad("STORAGE_BACKEND", "must be local, qiniu or oss")),
+    }
 }
 
 impl DownloadSettings {
@@ -163,14 +276,9 @@ impl DownloadSettings {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        match get("STORAGE_BACKEND").as_deref() {
-            None | Some("local") => {}
-            Some(_) => {
-                return Err(bad(
-                    "STORAGE_BACKEND",
-                    "must be local (qiniu and oss are not available in this build)",
-                ));
-            }
+        let redirect_ttl = duration(get, "DOWNLOAD_REDIRECT_TTL", Duration::from_secs(300))?;
+        if redirect_ttl.is_zero() || redirect_ttl > Duration::from_secs(7 * 86_400) {
+            return Err(bad("DOWNLOAD_REDIRECT_TTL", "must be between 1s and 7d"));
         }
         Ok(Self {
             plans,
@@ -178,6 +286,8 @@ impl DownloadSettings {
             max_uses: number(get, "DOWNLOAD_MAX_USES", 3, 1, 1000)?,
             rate_limit_per_minute: number(get, "RATE_LIMIT_DOWNLOADS_PER_MINUTE", 5, 1, 1_000_000)?,
             trusted_proxies,
+            backend: storage_backend(get)?,
+            redirect_ttl,
         })
     }
 }
@@ -473,6 +583,61 @@ mod tests {
     }
 
     #[test]
+    fn storage_backends_need_their_credentials() {
+        assert!(matches!(
+            settings(&[]).unwrap().downloads.backend,
+            StorageBackend::Local
+        ));
+        let oss = [
+            ("STORAGE_BACKEND", "oss"),
+            ("OSS_REGION", "oss-cn-hangzhou"),
+            ("OSS_ACCESS_KEY_ID", "id"),
+            ("OSS_ACCESS_KEY_SECRET", "very-secret-value"),
+            ("OSS_BUCKET", "audio-bucket"),
+        ];
+        let s = settings(&oss).unwrap();
+        let StorageBackend::Oss {
+            endpoint, version, ..
+        } = &s.downloads.backend
+        else {
+            panic!("oss expected")
+        };
+        assert_eq!(
+            endpoint,
+            "https://audio-bucket.oss-cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(*version, OssVersion::V4);
+        assert!(!format!("{s:?}").contains("very-secret-value"));
+        for missing in [
+            "OSS_REGION",
+            "OSS_ACCESS_KEY_ID",
+            "OSS_ACCESS_KEY_SECRET",
+            "OSS_BUCKET",
+        ] {
+            let mut vars: Vec<_> = oss.iter().filter(|(k, _)| *k != missing).copied().collect();
+            assert_eq!(settings(&vars).unwrap_err().var, missing);
+            vars.push((missing, ""));
+            assert_eq!(
+                settings(&vars).unwrap_err().var,
+                missing,
+                "empty counts as missing"
+            );
+        }
+        let qiniu = [
+            ("STORAGE_BACKEND", "qiniu"),
+            ("QINIU_ACCESS_KEY", "ak"),
+            ("QINIU_SECRET_KEY", "sk"),
+            ("QINIU_BUCKET", "b"),
+            ("QINIU_DOMAIN", "cdn.example.com"),
+        ];
+        assert_eq!(settings(&qiniu).unwrap_err().var, "QINIU_DOMAIN");
+        assert_eq!(
+            settings(&[("STORAGE_BACKEND", "s3")]).unwrap_err().var,
+            "STORAGE_BACKEND"
+        );
+    }
+
+    #[test]
     fn mysql_needs_a_secret_and_defaults_to_no_migrate_no_seed() {
         let url = ("DATABASE_URL", "mysql://root@127.0.0.1:3306/app");
         assert_eq!(settings(&[url]).unwrap_err().var, "JWT_SECRET");
@@ -522,6 +687,7 @@ mod tests {
             ("RATE_LIMIT_DOWNLOADS_PER_MINUTE", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("STORAGE_BACKEND", "ftp"),
+            ("DOWNLOAD_REDIRECT_TTL", "0s"),
         ];
         for (var, value) in cases {
             let mut vars = vec![(*var, *value)];

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use soundshelf_app::{Application, Settings, telemetry};
-use soundshelf_domain::UserId;
+use soundshelf_domain::catalog::object_key;
+use soundshelf_domain::{CatalogId, Quality, UserId};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +23,20 @@ struct Cli {
 enum Command {
     /// Run the HTTP server (the default).
     Serve,
+    /// Print the signed CDN URL the configured backend (qiniu or oss) would redirect a
+    /// download of this track to, to check the CDN set-up with a browser or curl.
+    SignUrl {
+        /// The track, e.g. music_001.
+        #[arg(long)]
+        music_id: String,
+        /// standard, high or lossless.
+        #[arg(long)]
+        quality: String,
+        /// When the URL expires, in Unix seconds (default: now + DOWNLOAD_REDIRECT_TTL);
+        /// fixes the output for a reproducible check.
+        #[arg(long)]
+        expires_at: Option<i64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,6 +54,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::SignUrl {
+        music_id,
+        quality,
+        expires_at,
+    }) = &cli.command
+    {
+        return sign_url(&settings, music_id, quality, *expires_at);
+    }
     telemetry::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,8 +74,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
+        match cli.command {
+            None | Some(Command::Serve) | Some(Command::SignUrl { .. }) => serve(settings).await,
         }
     });
     match result {
@@ -78,4 +101,43 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// `soundshelf sign-url`: prints the signed URL, or refuses with exit code 2.
+fn sign_url(
+    settings: &Settings,
+    music_id: &str,
+    quality: &str,
+    expires_at: Option<i64>,
+) -> ExitCode {
+    let refuse = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    };
+    let music_id = match CatalogId::parse_field("music_id", music_id) {
+        Ok(id) => id,
+        Err(e) => return refuse(format!("--music-id: {}", e.reason)),
+    };
+    let quality = match Quality::parse(Some(quality)) {
+        Ok(q) => q,
+        Err(e) => return refuse(format!("--quality: {}", e.reason)),
+    };
+    let Some(signer) = soundshelf_app::cdn::signer(&settings.downloads.backend) else {
+        return refuse(
+            "STORAGE_BACKEND is local: the server streams files itself, there is no CDN URL to sign"
+                .to_owned(),
+        );
+    };
+    let ttl = time::Duration::try_from(settings.downloads.redirect_ttl)
+        .unwrap_or(time::Duration::minutes(5));
+    let expires_at = match expires_at {
+        None => time::OffsetDateTime::now_utc() + ttl,
+        Some(unix) => match time::OffsetDateTime::from_unix_timestamp(unix) {
+            Ok(t) => t,
+            Err(_) => return refuse("--expires-at: not a valid Unix time".to_owned()),
+        },
+    };
+    let key = object_key(&music_id, quality);
+    println!("{}", signer.sign(&key, false, expires_at - ttl, expires_at));
+    ExitCode::SUCCESS
 }

@@ -115,8 +115,13 @@ impl Application {
                 max_uses: d.max_uses,
                 public_base_url: settings.public_base_url.clone(),
                 timezone: settings.app_timezone,
+                redirect_ttl: d.redirect_ttl,
             },
         );
+        let downloads = match crate::cdn::signer(&d.backend) {
+            Some(signer) => downloads.with_cdn(signer),
+            None => downloads,
+        };
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(jwt_secret).context("JWT_SECRET")?,
             auth: AuthService::new(store.clone(), clock.clone(), settings.auth_cache_ttl),

@@ -153,3 +153,99 @@ fn a_bad_setting_stops_start_up_naming_the_variable() {
     }
     assert!(!dir.path().join("data").exists(), "nothing was created");
 }
+
+#[test]
+fn sign_url_prints_the_vendor_url_for_fixed_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let qiniu = [
+        ("STORAGE_BACKEND", "qiniu"),
+        ("QINIU_ACCESS_KEY", "abcdefghklmnopq"),
+        ("QINIU_SECRET_KEY", "1234567890"),
+        ("QINIU_BUCKET", "soundshelf"),
+        ("QINIU_DOMAIN", "https://cdn.example.com"),
+    ];
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = soundshelf(dir.path());
+        cmd.arg("sign-url").args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let fixed = [
+        "--music-id",
+        "music_001",
+        "--quality",
+        "standard",
+        "--expires-at",
+        "1700000000",
+    ];
+    let out = run(&qiniu, &fixed);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "https://cdn.example.com/music/music_001_128k.mp3?e=1700000000&token=abcdefghklmnopq:HU0e2PdMOK6xN2iuq6lIMiYECoQ="
+    );
+    // OSS V4 signs at expires-at − DOWNLOAD_REDIRECT_TTL, for that TTL: the Python SDK's URL.
+    let oss = [
+        ("STORAGE_BACKEND", "oss"),
+        ("OSS_REGION", "oss-cn-hangzhou"),
+        ("OSS_ACCESS_KEY_ID", "ak"),
+        ("OSS_ACCESS_KEY_SECRET", "sk"),
+        ("OSS_BUCKET", "soundshelf-audio"),
+    ];
+    let out = run(
+        &oss,
+        &[
+            "--music-id",
+            "music_001",
+            "--quality",
+            "standard",
+            "--expires-at",
+            "1700000300",
+        ],
+    );
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(url.starts_with(
+        "https://soundshelf-audio.oss-cn-hangzhou.aliyuncs.com/music/music_001_128k.mp3?"
+    ));
+    assert!(url.contains("x-oss-date=20231114T221320Z&x-oss-expires=300"));
+    assert!(url.ends_with("x-oss-signature=ace266d219799cb54d831afd272b9756e097a2c5b7b8ff048cabf7c22be86f9c&x-oss-signature-version=OSS4-HMAC-SHA256"));
+
+    for (args, needle) in [
+        (
+            vec!["--music-id", "music_001", "--quality", "ultra"],
+            "--quality",
+        ),
+        (
+            vec!["--music-id", "../x", "--quality", "standard"],
+            "--music-id",
+        ),
+    ] {
+        let out = run(&qiniu, &args);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle));
+    }
+    let out = run(&[], &fixed);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "local storage has nothing to sign"
+    );
+    let without_bucket: Vec<_> = oss
+        .iter()
+        .filter(|(k, _)| *k != "OSS_BUCKET")
+        .copied()
+        .collect();
+    let out = run(&without_bucket, &fixed);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OSS_BUCKET"));
+    // And the server itself refuses to start without it.
+    let mut cmd = soundshelf(dir.path());
+    for (k, v) in &without_bucket {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OSS_BUCKET"));
+}

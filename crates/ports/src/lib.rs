@@ -411,6 +411,20 @@ pub trait TokenIssuer: Send + Sync {
     fn hash(&self, token: &str) -> String;
 }
 
+/// Signs CDN URLs of stored objects (Qiniu, OSS). Pure: the same inputs give the same URL.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait UrlSigner: Send + Sync {
+    /// The signed URL of object `key`, for a `HEAD` or a `GET`, signed at `now` and valid
+    /// until `expires_at`.
+    fn sign(
+        &self,
+        key: &str,
+        head: bool,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> String;
+}
+
 /// The time, so that use cases can be tested at a chosen instant.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait Clock: Send + Sync {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use soundshelf_domain::catalog::object_key;
 use soundshelf_domain::downloads::{
     ByteRange, DownloadStatus, GrantDenied, Plans, check_entitlement, redemption_uses_a_use,
 };
@@ -14,7 +15,7 @@ use soundshelf_domain::{
 use soundshelf_ports::{
     CatalogStore, Clock, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
     GrantOutcome, GrantRequest, RateDecision, RateLimiter, RecordReport, StoreError, TokenIssuer,
-    TokenRecord,
+    TokenRecord, UrlSigner,
 };
 use time::{OffsetDateTime, UtcOffset};
 use ulid::Ulid;
@@ -34,6 +35,8 @@ pub struct DownloadPolicy {
     pub public_base_url: String,
     /// The offset that defines "today".
     pub timezone: UtcOffset,
+    /// How long a CDN redirect is valid (never past the token's own expiry).
+    pub redirect_ttl: Duration,
 }
 
 /// A granted download link.
@@ -71,6 +74,8 @@ pub struct Redemption {
     pub file_size: u64,
     /// The inclusive byte range to send, when one was asked for.
     pub range: Option<(u64, u64)>,
+    /// With a CDN backend: the signed URL to redirect to.
+    pub redirect: Option<String>,
 }
 
 /// A device's report on a download, validated.
@@ -151,6 +156,7 @@ pub struct DownloadsService {
     tokens: Arc<dyn TokenIssuer>,
     clock: Arc<dyn Clock>,
     policy: DownloadPolicy,
+    cdn: Option<Arc<dyn UrlSigner>>,
 }
 
 impl std::fmt::Debug for DownloadsService {
@@ -178,7 +184,14 @@ impl DownloadsService {
             tokens,
             clock,
             policy,
+            cdn: None,
         }
+    }
+
+    /// The use cases redirecting redemptions to CDN URLs signed by `signer`.
+    pub fn with_cdn(mut self, signer: Arc<dyn UrlSigner>) -> Self {
+        self.cdn = Some(signer);
+        self
     }
 
     /// Grants `user` a download of `music_id` at `quality`, checking in the SPEC's
@@ -324,11 +337,18 @@ impl DownloadsService {
             }
             token.uses += 1;
         }
+        // The redirect lives `redirect_ttl`, and never past the token itself.
+        let redirect = self.cdn.as_ref().map(|signer| {
+            let expires_at = (now + self.policy.redirect_ttl).min(token.expires_at);
+            let key = object_key(&token.music_id, token.quality);
+            signer.sign(&key, head, now, expires_at)
+        });
         Ok(Redemption {
             token,
             title: track.title,
             file_size,
             range,
+            redirect,
         })
     }
 
@@ -465,6 +485,7 @@ mod tests {
             max_uses: 3,
             public_base_url: "https://dl.example".into(),
             timezone: offset!(+8),
+            redirect_ttl: Duration::from_secs(300),
         }
     }
 
@@ -661,6 +682,35 @@ mod tests {
                 .returning(|_| Ok(()));
             let result = m.service().redeem("T", false, range, &client()).await;
             assert_eq!(result.is_ok(), code.is_none(), "{code:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn cdn_redirects_expire_with_the_ttl_but_never_after_the_token() {
+        for (token_left, want) in [(3600, 300), (60, 60)] {
+            let mut m = Mocks::new();
+            m.store.expect_find_token().returning(move |_| {
+                Ok(Some(token_record(
+                    NOW + time::Duration::seconds(token_left),
+                    0,
+                )))
+            });
+            m.store.expect_use_token().returning(|_, _| Ok(true));
+            m.store.expect_log_download().returning(|_| Ok(()));
+            let mut signer = soundshelf_ports::MockUrlSigner::new();
+            signer
+                .expect_sign()
+                .withf(move |key, head, now, expires_at| {
+                    key == "music/music_001_128k.mp3"
+                        && !*head
+                        && *now == NOW
+                        && *expires_at == NOW + time::Duration::seconds(want)
+                })
+                .times(1)
+                .returning(|_, _, _, _| "https://cdn.example/signed".into());
+            let svc = m.service().with_cdn(Arc::new(signer));
+            let r = svc.redeem("T", false, None, &client()).await.unwrap();
+            assert_eq!(r.redirect.as_deref(), Some("https://cdn.example/signed"));
         }
     }
 

@@ -67,6 +67,13 @@ async fn redeem(
         }),
     };
     let redemption = state.downloads.redeem(&path, head, range, &client).await?;
+    if let Some(url) = redemption.redirect {
+        // Checked and counted: the CDN serves the bytes (and the range).
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     let token = &redemption.token;
     // The key is built from checked ids, so the path stays under the storage root.
     let key = object_key(
