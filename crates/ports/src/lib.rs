@@ -411,6 +411,37 @@ pub trait TokenIssuer: Send + Sync {
     fn hash(&self, token: &str) -> String;
 }
 
+/// A short-lived cache of rendered pages (shared by every instance when backed by Redis).
+/// A cache is an optimisation: a failing one answers `None` and stores nothing.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PageCache: Send + Sync {
+    /// The page stored under `key`, if any.
+    async fn get(&self, key: &str) -> Option<Vec<u8>>;
+    /// Stores `page` under `key` for `ttl`.
+    async fn put(&self, key: &str, page: &[u8], ttl: std::time::Duration);
+}
+
+/// Proof of holding a job lock, needed to release it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(pub String);
+
+/// A lock that lets one instance at a time run a job.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait JobLock: Send + Sync {
+    /// Takes the lock `name` for at most `ttl`, or `None` when another holder has it.
+    async fn try_acquire(
+        &self,
+        name: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<LockToken>, StoreError>;
+
+    /// Releases the lock if, and only if, `token` still holds it; `false` otherwise (it
+    /// expired and someone else may hold it now).
+    async fn release(&self, name: &str, token: &LockToken) -> Result<bool, StoreError>;
+}
+
 /// Signs CDN URLs of stored objects (Qiniu, OSS). Pure: the same inputs give the same URL.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait UrlSigner: Send + Sync {

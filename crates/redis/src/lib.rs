@@ -1,0 +1,241 @@
+//! Redis adapters (deadpool-redis) of soundshelf's ports: a GCRA rate limiter in one
+//! atomic script, a page cache, and a job lock (`SET NX PX` with a token, released by a
+//! compare-and-delete script). Every key starts with the configured prefix, so several
+//! deployments or test runs share one Redis safely.
+//!
+//! Every operation is bounded by [`OP_TIMEOUT`], connection included: a hung or absent
+//! Redis costs a request at most that long, and the caller falls back (see
+//! `docs/redis.md`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_redis::{Config, Pool, Runtime};
+use redis::{AsyncCommands, Script};
+use soundshelf_ports::{JobLock, LockToken, RateDecision, StoreError};
+
+/// The most any one Redis operation may take, waiting for a connection included.
+pub const OP_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Redis could not answer in time, or answered with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("redis unavailable: {0}")]
+pub struct RedisUnavailable(String);
+
+/// A pool on one Redis, with a key prefix.
+#[derive(Clone)]
+pub struct Redis {
+    pool: Pool,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// GCRA: one cell every `interval` ms, bursts of up to `burst` ms of cells. Reads Redis'
+/// own clock, so every instance agrees on "now". Returns `{allowed, wait_ms}`.
+const GCRA: &str = r"
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local allow_at = tat - tolerance
+if now < allow_at then
+  return {0, allow_at - now}
+end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
+return {1, 0}
+";
+
+/// Deletes the lock only if it still holds our token.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+impl Redis {
+    /// A pool on `url` (`redis://host:port/db`); keys start with `prefix`. No connection
+    /// is made until the first operation.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, RedisUnavailable> {
+        let pool = Config::from_url(url)
+            .builder()
+            .map_err(|e| RedisUnavailable(e.to_string()))?
+            .max_size(16)
+            .wait_timeout(Some(OP_TIMEOUT))
+            .create_timeout(Some(OP_TIMEOUT))
+            .recycle_timeout(Some(OP_TIMEOUT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| RedisUnavailable(e.to_string()))?;
+        Ok(Self {
+            pool,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The full key of `name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Runs `op` on a pooled connection, within [`OP_TIMEOUT`] in all.
+    async fn run<T, F>(&self, op: F) -> Result<T, RedisUnavailable>
+    where
+        F: AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+    {
+        let work = async {
+            let mut conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| RedisUnavailable(e.to_string()))?;
+            op(&mut conn)
+                .await
+                .map_err(|e| RedisUnavailable(e.to_string()))
+        };
+        tokio::time::timeout(OP_TIMEOUT, work)
+            .await
+            .map_err(|_| RedisUnavailable(format!("no answer within {OP_TIMEOUT:?}")))?
+    }
+
+    /// Checks that Redis answers.
+    pub async fn ping(&self) -> Result<(), RedisUnavailable> {
+        self.run(async |c| redis::cmd("PING").query_async::<String>(c).await)
+            .await
+            .map(|_| ())
+    }
+
+    /// Counts a request for `key` against `per_minute` a minute (GCRA, bursts of
+    /// `per_minute`), the same rule as the in-process limiter.
+    pub async fn rate_check(
+        &self,
+        key: &str,
+        per_minute: u32,
+    ) -> Result<RateDecision, RedisUnavailable> {
+        let per_minute = u64::from(per_minute.max(1));
+        let interval = 60_000 / per_minute;
+        let tolerance = interval * (per_minute - 1);
+        let full_key = self.key(&format!("rl:{key}"));
+        let (allowed, wait_ms): (i64, i64) = self
+            .run(async |c| {
+                Script::new(GCRA)
+                    .key(&full_key)
+                    .arg(interval)
+                    .arg(tolerance)
+                    .invoke_async(c)
+                    .await
+            })
+            .await?;
+        Ok(if allowed == 1 {
+            RateDecision::Allowed
+        } else {
+            RateDecision::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+            }
+        })
+    }
+
+    /// The page under `key`.
+    pub async fn page_get(&self, key: &str) -> Result<Option<Vec<u8>>, RedisUnavailable> {
+        let full_key = self.key(&format!("page:{key}"));
+        self.run(async |c| c.get(&full_key).await).await
+    }
+
+    /// Stores a page under `key` for `ttl`.
+    pub async fn page_put(
+        &self,
+        key: &str,
+        page: &[u8],
+        ttl: Duration,
+    ) -> Result<(), RedisUnavailable> {
+        let full_key = self.key(&format!("page:{key}"));
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.run(async |c| c.pset_ex(&full_key, page, ms).await)
+            .await
+    }
+}
+
+impl Redis {
+    /// Deletes every key under the prefix (tests, and operators retiring a deployment).
+    pub async fn clear(&self) -> Result<u64, RedisUnavailable> {
+        let pattern = format!("{}*", self.prefix);
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| RedisUnavailable(e.to_string()))?;
+        let keys: Vec<String> = {
+            let mut iter = conn
+                .scan_match::<_, String>(&pattern)
+                .await
+                .map_err(|e| RedisUnavailable(e.to_string()))?;
+            let mut keys = Vec::new();
+            while let Some(k) = iter.next_item().await {
+                keys.push(k.map_err(|e| RedisUnavailable(e.to_string()))?);
+            }
+            keys
+        };
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        conn.del(&keys)
+            .await
+            .map_err(|e| RedisUnavailable(e.to_string()))
+    }
+}
+
+fn unavailable(e: RedisUnavailable) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+#[async_trait]
+impl JobLock for Redis {
+    async fn try_acquire(
+        &self,
+        name: &str,
+        ttl: Duration,
+    ) -> Result<Option<LockToken>, StoreError> {
+        let token = ulid::Ulid::generate().to_string();
+        let full_key = self.key(&format!("lock:{name}"));
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = self
+            .run(async |c| {
+                redis::cmd("SET")
+                    .arg(&full_key)
+                    .arg(&token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async(c)
+                    .await
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(set.map(|_| LockToken(token)))
+    }
+
+    async fn release(&self, name: &str, token: &LockToken) -> Result<bool, StoreError> {
+        let full_key = self.key(&format!("lock:{name}"));
+        let deleted: i64 = self
+            .run(async |c| {
+                Script::new(RELEASE)
+                    .key(&full_key)
+                    .arg(&token.0)
+                    .invoke_async(c)
+                    .await
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted == 1)
+    }
+}

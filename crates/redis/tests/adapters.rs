@@ -1,0 +1,150 @@
+//! The Redis adapters against the real Redis at 127.0.0.1:6379 (`TEST_REDIS_URL`), each
+//! test under its own key prefix, cleared afterwards.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::time::Duration;
+
+use soundshelf_ports::{JobLock, LockToken, RateDecision};
+use soundshelf_redis::Redis;
+
+fn redis() -> Redis {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("soundshelf-test:{}:", ulid::Ulid::generate());
+    Redis::new(&url, &prefix).unwrap()
+}
+
+#[tokio::test]
+async fn the_limiter_allows_a_burst_then_says_how_long_to_wait() {
+    let r = redis();
+    for _ in 0..5 {
+        assert_eq!(
+            r.rate_check("grant:u1", 5).await.unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    let RateDecision::Limited { retry_after } = r.rate_check("grant:u1", 5).await.unwrap() else {
+        panic!("the sixth is limited")
+    };
+    assert!(
+        retry_after > Duration::from_secs(11) && retry_after <= Duration::from_secs(12),
+        "{retry_after:?}"
+    );
+    // Keys are separate; so are prefixes.
+    assert_eq!(
+        r.rate_check("grant:u2", 5).await.unwrap(),
+        RateDecision::Allowed
+    );
+    let other = redis();
+    assert_eq!(
+        other.rate_check("grant:u1", 5).await.unwrap(),
+        RateDecision::Allowed
+    );
+    r.clear().await.unwrap();
+    other.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_a_minute_waits_the_whole_minute() {
+    let r = redis();
+    assert_eq!(r.rate_check("k", 1).await.unwrap(), RateDecision::Allowed);
+    let RateDecision::Limited { retry_after } = r.rate_check("k", 1).await.unwrap() else {
+        panic!("limited")
+    };
+    assert!(retry_after > Duration::from_secs(59) && retry_after <= Duration::from_secs(60));
+    // A refused request does not push the wait further.
+    let RateDecision::Limited { retry_after: again } = r.rate_check("k", 1).await.unwrap() else {
+        panic!("limited")
+    };
+    assert!(again <= retry_after);
+    r.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_are_stored_for_their_ttl() {
+    let r = redis();
+    assert_eq!(r.page_get("p1").await.unwrap(), None);
+    r.page_put("p1", "页面 🎵".as_bytes(), Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.page_get("p1").await.unwrap().as_deref(),
+        Some("页面 🎵".as_bytes())
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(r.page_get("p1").await.unwrap(), None);
+    r.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_job_lock_has_one_holder_and_a_safe_release() {
+    let r = redis();
+    let second_instance = Redis::new("redis://127.0.0.1:6379", &r.key("")).unwrap();
+    let ttl = Duration::from_secs(5);
+    let token = r.try_acquire("cleanup", ttl).await.unwrap().unwrap();
+    assert!(
+        second_instance
+            .try_acquire("cleanup", ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !second_instance
+            .release("cleanup", &LockToken("forged".into()))
+            .await
+            .unwrap()
+    );
+    assert!(
+        second_instance
+            .try_acquire("cleanup", ttl)
+            .await
+            .unwrap()
+            .is_none(),
+        "still held"
+    );
+    assert!(r.release("cleanup", &token).await.unwrap());
+    assert!(!r.release("cleanup", &token).await.unwrap(), "only once");
+    // Expiry frees a lock whose holder died.
+    let short = second_instance
+        .try_acquire("cleanup", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let next = r.try_acquire("cleanup", ttl).await.unwrap().unwrap();
+    assert!(
+        !second_instance.release("cleanup", &short).await.unwrap(),
+        "an expired holder cannot release the new one"
+    );
+    assert!(r.release("cleanup", &next).await.unwrap());
+    // Many at once: exactly one wins.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let r = r.clone();
+        tasks.spawn(async move {
+            r.try_acquire("race", Duration::from_secs(5))
+                .await
+                .unwrap()
+                .is_some()
+        });
+    }
+    let winners = tasks.join_all().await.into_iter().filter(|w| *w).count();
+    assert_eq!(winners, 1);
+    r.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_fails_fast() {
+    // Nothing listens on port 1.
+    let r = Redis::new("redis://127.0.0.1:1", "x:").unwrap();
+    let started = std::time::Instant::now();
+    assert!(r.ping().await.is_err());
+    assert!(r.rate_check("k", 5).await.is_err());
+    assert!(r.page_get("k").await.is_err());
+    assert!(r.try_acquire("j", Duration::from_secs(1)).await.is_err());
+    assert!(started.elapsed() < soundshelf_redis::OP_TIMEOUT * 4 + Duration::from_millis(200));
+}
