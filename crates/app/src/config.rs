@@ -341,6 +341,18 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Downloads: quotas, tokens, rate limit, trusted proxies.
     pub downloads: DownloadSettings,
+    /// Redis, shared by every instance (`REDIS_URL`, `REDIS_KEY_PREFIX`); `None`: limits
+    /// and caches stay in-process.
+    pub redis: Option<RedisSettings>,
+}
+
+/// Where Redis is, and the prefix of every key written there.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL` (`redis://[:password@]host:port[/db]`); may hold a password.
+    pub url: SecretString,
+    /// `REDIS_KEY_PREFIX`, default `soundshelf:`.
+    pub prefix: String,
 }
 
 impl Settings {
@@ -426,8 +438,22 @@ impl Settings {
         };
 
         let downloads = DownloadSettings::from_lookup(&get)?;
+        let redis = match get("REDIS_URL") {
+            None => None,
+            Some(url) if url.starts_with("redis://") => Some(RedisSettings {
+                url: SecretString::from(url),
+                prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "soundshelf:".to_owned()),
+            }),
+            Some(_) => {
+                return Err(bad(
+                    "REDIS_URL",
+                    "must be redis://[:password@]host:port[/db]",
+                ));
+            }
+        };
         Ok(Self {
             downloads,
+            redis,
             bind,
             data,
             jwt_secret,
@@ -688,6 +714,7 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("STORAGE_BACKEND", "ftp"),
             ("DOWNLOAD_REDIRECT_TTL", "0s"),
+            ("REDIS_URL", "localhost:6379"),
         ];
         for (var, value) in cases {
             let mut vars = vec![(*var, *value)];

@@ -8,8 +8,10 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use secrecy::SecretString;
-use soundshelf_ports::{Clock, SystemClock};
+use soundshelf_ports::{Clock, PageCache, RateLimiter, SystemClock};
+use soundshelf_redis::Redis;
 use soundshelf_service::{AuthService, DownloadPolicy, DownloadsService, FavoritesService};
 use soundshelf_store::{DbConfig, Store, demo, migrations};
 
@@ -19,6 +21,7 @@ use crate::embedded;
 use crate::error::ApiError;
 use crate::limiter::GovernorLimiter;
 use crate::routes;
+use crate::shared::{MemoryPageCache, RedisPageCache, SharedLimiter};
 use crate::state::AppState;
 use crate::telemetry::log_requests;
 use crate::tokens::RingTokens;
@@ -101,12 +104,31 @@ impl Application {
         jwt_secret: &SecretString,
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let plain_store = store.clone();
         let store = Arc::new(store);
         let d = &settings.downloads;
+        let redis = match &settings.redis {
+            Some(r) => Some(
+                Redis::new(r.url.expose_secret(), &r.prefix)
+                    .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
+            ),
+            None => None,
+        };
+        let shared_limiter = redis
+            .clone()
+            .map(|r| Arc::new(SharedLimiter::new(r, d.rate_limit_per_minute)));
+        let limiter: Arc<dyn RateLimiter> = match &shared_limiter {
+            Some(shared) => shared.clone(),
+            None => Arc::new(GovernorLimiter::per_minute(d.rate_limit_per_minute)),
+        };
+        let pages: Arc<dyn PageCache> = match &redis {
+            Some(r) => Arc::new(RedisPageCache(r.clone())),
+            None => Arc::new(MemoryPageCache::default()),
+        };
         let downloads = DownloadsService::new(
             store.clone(),
             store.clone(),
-            Arc::new(GovernorLimiter::per_minute(d.rate_limit_per_minute)),
+            limiter,
             Arc::new(RingTokens::default()),
             clock.clone(),
             DownloadPolicy {
@@ -129,6 +151,10 @@ impl Application {
             downloads,
             storage_dir: settings.data.local_storage_dir.clone(),
             trusted_proxies: d.trusted_proxies.clone(),
+            pages,
+            store: plain_store,
+            redis,
+            shared_limiter,
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

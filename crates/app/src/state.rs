@@ -2,13 +2,19 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use ipnet::IpNet;
+use soundshelf_ports::PageCache;
+use soundshelf_redis::Redis;
 use soundshelf_service::{AuthService, DownloadsService, FavoritesService};
+use soundshelf_store::Store;
+
+use crate::shared::SharedLimiter;
 
 use crate::auth::JwtKeys;
 
 /// The shared state of the app: the use cases and the token keys.
-#[derive(Debug)]
 pub struct AppState {
     /// Token verification.
     pub jwt: JwtKeys,
@@ -22,4 +28,21 @@ pub struct AppState {
     pub storage_dir: PathBuf,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Cached favorites pages (Redis, or this process).
+    pub pages: Arc<dyn PageCache>,
+    /// The database, for `/ready`.
+    pub store: Store,
+    /// Redis when configured, for `/ready`.
+    pub redis: Option<Redis>,
+    /// The shared limiter when Redis is configured, for its fallback count.
+    pub shared_limiter: Option<Arc<SharedLimiter>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("storage_dir", &self.storage_dir)
+            .field("redis", &self.redis)
+            .finish_non_exhaustive()
+    }
 }

@@ -136,6 +136,10 @@ pub trait FavoriteStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<FavoritePage, StoreError>;
 
+    /// The user's favorites version: it changes in the same transaction as every change
+    /// of the user's favorites, so a page cached under it is never stale.
+    async fn version(&self, user: &UserId) -> Result<u64, StoreError>;
+
     /// Which of `items` `user` has favorited.
     async fn contains(&self, user: &UserId, items: &[ItemId]) -> Result<Vec<ItemId>, StoreError>;
 }

@@ -165,6 +165,11 @@ impl FavoritesService {
         })
     }
 
+    /// The version of `user`'s favorites (see `FavoriteStore::version`).
+    pub async fn version(&self, user: &UserId) -> Result<u64, FavoritesError> {
+        Ok(self.store.version(user).await?)
+    }
+
     /// For each asked id, in the order asked, whether `user` has favorited it.
     #[tracing::instrument(skip(self, items))]
     pub async fn contains(

@@ -254,6 +254,10 @@ impl FavoriteStore for Store {
         detached!(self as store, (user, items) => store.favorites_among(user, items))
     }
 
+    async fn version(&self, user: &UserId) -> Result<u64, StoreError> {
+        detached!(self as store, (user) => store.favorites_version(user))
+    }
+
     async fn sync(
         &self,
         user: &UserId,
@@ -493,6 +497,19 @@ impl Store {
             total: u64::try_from(total).unwrap_or_default(),
             has_more,
         })
+    }
+
+    async fn favorites_version(&self, user: &UserId) -> Result<u64, StoreError> {
+        let v: Option<i64> = with_conn!(self, conn => {
+            crate::schema::users::table
+                .find(user.as_str())
+                .select(crate::schema::users::favorites_version)
+                .first(conn)
+                .await
+                .optional()
+                .map_err(query_error)?
+        });
+        Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or_default())
     }
 
     async fn favorites_among(

@@ -130,6 +130,14 @@ async fn list(
         params.offset.as_deref(),
         params.cursor.as_deref(),
     )?;
+    // Pages are cached under the user's favorites version, which every write changes in
+    // its own transaction: a cached page is never older than the data.
+    let version = state.favorites.version(user.id()).await?;
+    let query = digest_hex(format!("{filter:?}|{page:?}").as_bytes());
+    let cache_key = format!("fl:{}:{version}:{query}", user.id());
+    if let Some(body) = state.pages.get(&cache_key).await {
+        return Ok(with_etag(&req, body));
+    }
     let list = state.favorites.list(user.id(), &filter, &page).await?;
     let body = serde_json::to_vec(&ListBody {
         success: true,
@@ -140,17 +148,25 @@ async fn list(
         next_cursor: list.next_cursor.map(|c| c.encode()),
     })
     .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    state.pages.put(&cache_key, &body, PAGE_TTL).await;
     Ok(with_etag(&req, body))
+}
+
+/// How long a favorites page stays cached (it can never be stale: see `list`).
+const PAGE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The first 128 bits of SHA-256 of `bytes`, in hex.
+fn digest_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Answers `body` with a strong `ETag` of its bytes, or 304 when the client already has it.
 fn with_etag(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
-    let digest = ring::digest::digest(&ring::digest::SHA256, &body);
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let etag = format!("\"{hex}\"");
+    let etag = format!("\"{}\"", digest_hex(&body));
     let matches = req
         .headers()
         .get_all(header::IF_NONE_MATCH)
