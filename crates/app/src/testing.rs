@@ -26,7 +26,9 @@ pub struct TestApp {
     pub db: TestDb,
     pub store: Store,
     /// The data folder (`DATA_DIR`); local storage is `storage/` inside it.
-    pub dir: tempfile::TempDir,
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    /// The environment the app was started with.
+    pub env: HashMap<String, String>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -58,6 +60,19 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp 
     for (k, v) in vars {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
+    // Every test that uses Redis gets its own key prefix.
+    if env.contains_key("REDIS_URL") && !env.contains_key("REDIS_KEY_PREFIX") {
+        let prefix = format!("soundshelf-test:{}:", ulid::Ulid::generate());
+        env.insert("REDIS_KEY_PREFIX".into(), prefix);
+    }
+    start(db, std::sync::Arc::new(dir), env).await
+}
+
+async fn start(
+    db: TestDb,
+    dir: std::sync::Arc<tempfile::TempDir>,
+    env: HashMap<String, String>,
+) -> TestApp {
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
     let app = Application::build(&settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -71,6 +86,7 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp 
         db,
         store,
         dir,
+        env,
     }
 }
 
@@ -112,6 +128,11 @@ pub fn item(id: &str, title: &str) -> Value {
 }
 
 impl TestApp {
+    /// A second instance of the app on the same database, data folder and Redis prefix.
+    pub async fn another_instance(&self) -> TestApp {
+        start(self.db.shared(), self.dir.clone(), self.env.clone()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

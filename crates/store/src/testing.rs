@@ -123,6 +123,8 @@ pub struct TestDb {
     /// How to reach it.
     pub config: DbConfig,
     _dir: Option<tempfile::TempDir>,
+    /// Whether dropping this handle drops the database.
+    owned: bool,
 }
 
 impl TestDb {
@@ -135,6 +137,7 @@ impl TestDb {
                 Self {
                     config: DbConfig::Sqlite { path },
                     _dir: Some(dir),
+                    owned: true,
                 }
             }
             Backend::Mysql => {
@@ -146,8 +149,18 @@ impl TestDb {
                 Self {
                     config: DbConfig::Mysql { url },
                     _dir: None,
+                    owned: true,
                 }
             }
+        }
+    }
+
+    /// A handle on the same database that does not drop it (a second app instance).
+    pub fn shared(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            _dir: None,
+            owned: false,
         }
     }
 
@@ -166,6 +179,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         if let DbConfig::Mysql { url } = &self.config {
             let url = url.clone();
             // Drop runs outside any async context we can await in: use a thread with its

@@ -1,0 +1,223 @@
+//! Many instances sharing Redis: limits hold across them, a write on one is seen at once
+//! on the other, and a Redis outage degrades the service without breaking it.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use soundshelf_app::limiter::GovernorLimiter;
+use soundshelf_app::testing::*;
+use soundshelf_ports::{RateDecision, RateLimiter};
+use soundshelf_redis::Redis;
+use soundshelf_store::Backend;
+
+const SHARED_REDIS: &str = "redis://127.0.0.1:6379";
+
+fn grant_path(n: u32) -> String {
+    format!("/api/music/download-url/music_{n:03}")
+}
+
+/// The Redis limiter and the in-process one decide the same on the same schedule.
+#[tokio::test]
+async fn the_redis_limiter_agrees_with_the_in_process_one() {
+    let redis = Redis::new(
+        SHARED_REDIS,
+        &format!("soundshelf-test:{}:", ulid::Ulid::generate()),
+    )
+    .unwrap();
+    let local = GovernorLimiter::per_minute(5);
+    for i in 0..8 {
+        let shared = redis.rate_check("grant:u", 5).await.unwrap();
+        let here = local.check("grant:u").await;
+        match (shared, here) {
+            (RateDecision::Allowed, RateDecision::Allowed) => assert!(i < 5),
+            (
+                RateDecision::Limited { retry_after: a },
+                RateDecision::Limited { retry_after: b },
+            ) => {
+                assert!(i >= 5);
+                let gap = a.abs_diff(b);
+                assert!(gap < Duration::from_millis(500), "{a:?} vs {b:?}");
+            }
+            other => panic!("request {i}: {other:?}"),
+        }
+    }
+    redis.clear().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_limits_and_see_each_others_writes() {
+    let a = spawn_app_with(Backend::Mysql, &[("REDIS_URL", SHARED_REDIS)]).await;
+    let b = a.another_instance().await;
+    assert_ne!(a.base, b.base);
+
+    // Grants alternate between the instances; the sixth in the minute is refused.
+    for n in 1..=5 {
+        let instance = if n % 2 == 1 { &a } else { &b };
+        let (status, body) = instance.get(&grant_path(n), "user_free").await;
+        assert_eq!(status, 200, "grant {n}: {body}");
+    }
+    let sixth = b.get(&grant_path(6), "user_free").await;
+    assert_error(&sixth, 429, "RATE_LIMITED");
+
+    // B caches its page; A writes; B's next list has the write and another ETag.
+    let list = |app: &TestApp| {
+        let req = app
+            .client
+            .get(app.url("/api/favorites"))
+            .bearer_auth(token("user_free"));
+        async move {
+            let res = req.send().await.unwrap();
+            let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+            let body: Value = res.json().await.unwrap();
+            (etag, body)
+        }
+    };
+    let (etag_before, before) = list(&b).await;
+    let (etag_again, _) = list(&b).await;
+    assert_eq!(etag_again, etag_before);
+    assert_eq!(before["total"], 0);
+    a.add("user_free", "music_001", "added on A").await;
+    let (etag_after, after) = list(&b).await;
+    assert_eq!(after["total"], 1, "no stale page on B");
+    assert_eq!(after["data"][0]["item_id"], "music_001");
+    assert_ne!(etag_after, etag_before);
+    let res = b
+        .client
+        .get(b.url("/api/favorites"))
+        .bearer_auth(token("user_free"))
+        .header("If-None-Match", &etag_before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the old ETag no longer matches");
+    // And a delete on B is seen on A.
+    b.delete("/api/favorites/items/music_001", "user_free")
+        .await;
+    assert_eq!(a.get("/api/favorites", "user_free").await.1["total"], 0);
+
+    let (_, ready) = a.get("/ready", "user_free").await;
+    assert_eq!(ready["data"]["checks"]["redis"], "up");
+    let redis = Redis::new(SHARED_REDIS, &a.env["REDIS_KEY_PREFIX"]).unwrap();
+    assert!(
+        redis.clear().await.unwrap() > 0,
+        "keys were written under the prefix"
+    );
+}
+
+/// A Redis of the test's own, on a free port.
+struct OwnRedis {
+    port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let this = Self { port, child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return this;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on {port}");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_degrades_without_breaking() {
+    let mut redis = OwnRedis::start(free_port());
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let app = spawn_app_with(Backend::Sqlite, &[("REDIS_URL", url.as_str())]).await;
+    app.add("user_free", "music_001", "before").await;
+    assert_eq!(
+        app.get("/ready", "user_free").await.1["data"]["status"],
+        "ready"
+    );
+
+    redis.stop();
+    // Every request keeps its usual pace: Redis costs at most its 250 ms bound.
+    let timed = |started: Instant| {
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1000), "took {took:?}");
+    };
+    let t = Instant::now();
+    app.add("user_free", "music_002", "during").await;
+    timed(t);
+    let t = Instant::now();
+    let (status, list) = app.get("/api/favorites", "user_free").await;
+    timed(t);
+    assert_eq!((status, list["total"].clone()), (200, 2.into()));
+    for n in 1..=5 {
+        let t = Instant::now();
+        assert_eq!(app.get(&grant_path(n), "user_vip").await.0, 200);
+        timed(t);
+    }
+    assert_error(
+        &app.get(&grant_path(6), "user_vip").await,
+        429,
+        "RATE_LIMITED",
+    );
+    let (status, ready) = app.get("/ready", "user_free").await;
+    assert_eq!(status, 200);
+    assert_eq!(ready["data"]["status"], "degraded");
+    assert_eq!(ready["data"]["checks"]["redis"], "down");
+    assert!(
+        ready["data"]["checks"]["rate_limit_fallbacks"]
+            .as_u64()
+            .unwrap()
+            >= 6
+    );
+
+    // Redis comes back on the same port: shared limiting resumes without a restart.
+    let _redis = OwnRedis::start(redis.port);
+    assert_eq!(
+        app.get("/ready", "user_free").await.1["data"]["checks"]["redis"],
+        "up"
+    );
+    assert_eq!(app.get(&grant_path(1), "user_premium").await.0, 200);
+    let shared = Redis::new(&url, &app.env["REDIS_KEY_PREFIX"]).unwrap();
+    assert!(
+        shared.clear().await.unwrap() > 0,
+        "the grant was counted in Redis again"
+    );
+}
