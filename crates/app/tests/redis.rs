@@ -221,3 +221,40 @@ async fn a_redis_outage_degrades_without_breaking() {
         "the grant was counted in Redis again"
     );
 }
+
+/// A job started on two instances at once runs once: each instance has its own Redis
+/// pool, the lock is shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_started_on_both_instances_at_once_runs_once() {
+    use soundshelf_service::jobs::{JobRun, run_exclusive};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let prefix = format!("soundshelf-test:{}:", ulid::Ulid::generate());
+    let instance_a = Redis::new(SHARED_REDIS, &prefix).unwrap();
+    let instance_b = Redis::new(SHARED_REDIS, &prefix).unwrap();
+    let runs = Arc::new(AtomicU32::new(0));
+    let job = |runs: Arc<AtomicU32>| async move {
+        runs.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let ttl = Duration::from_secs(30);
+    let (a, b) = tokio::join!(
+        run_exclusive(&instance_a, "token-cleanup", ttl, || job(runs.clone())),
+        run_exclusive(&instance_b, "token-cleanup", ttl, || job(runs.clone())),
+    );
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == JobRun::Ran(())).count(),
+        1
+    );
+    // Released: the next run (an hour later, say) takes the lock again.
+    assert!(matches!(
+        run_exclusive(&instance_b, "token-cleanup", ttl, || job(runs.clone()))
+            .await
+            .unwrap(),
+        JobRun::Ran(())
+    ));
+    instance_a.clear().await.unwrap();
+}

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod downloads;
 pub mod favorites;
+pub mod jobs;
 
 pub use auth::{AuthError, AuthService};
 pub use downloads::{
