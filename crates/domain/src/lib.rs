@@ -18,6 +18,7 @@ pub mod downloads;
 mod error;
 pub mod favorites;
 mod ids;
+pub mod jobs;
 pub mod settings;
 pub mod sync;
 pub mod time;

@@ -1,9 +1,132 @@
 //! Running a job once across every instance: the job runs only while its lock is held.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use soundshelf_ports::{JobLock, StoreError};
+use soundshelf_domain::jobs::{
+    BATCH, FAILED_RECORD_RETENTION, Job, TOMBSTONE_RETENTION, report_window,
+};
+use soundshelf_ports::{Clock, JobLock, MaintenanceStore, StoreError};
+use time::UtcOffset;
+
+use crate::InfraError;
+
+/// How long a job run may hold its lock.
+pub const JOB_LOCK_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// What a job run did: named counts, for the log and the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    /// The job.
+    pub job: Job,
+    /// What it counted, e.g. `("tokens_deleted", 12)`.
+    pub counts: Vec<(&'static str, u64)>,
+}
+
+/// The scheduled jobs as use cases.
+#[derive(Clone)]
+pub struct JobsService {
+    store: Arc<dyn MaintenanceStore>,
+    lock: Arc<dyn JobLock>,
+    clock: Arc<dyn Clock>,
+    timezone: UtcOffset,
+}
+
+impl std::fmt::Debug for JobsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobsService").finish_non_exhaustive()
+    }
+}
+
+impl JobsService {
+    /// The jobs over `store`, each run guarded by `lock`, "today" in `timezone`.
+    pub fn new(
+        store: Arc<dyn MaintenanceStore>,
+        lock: Arc<dyn JobLock>,
+        clock: Arc<dyn Clock>,
+        timezone: UtcOffset,
+    ) -> Self {
+        Self {
+            store,
+            lock,
+            clock,
+            timezone,
+        }
+    }
+
+    /// Runs `job` now, once across every instance (skipped when another holds it).
+    #[tracing::instrument(skip(self), fields(job = job.name()))]
+    pub async fn run(&self, job: Job) -> Result<JobRun<JobReport>, InfraError> {
+        let started = std::time::Instant::now();
+        let run = run_exclusive(self.lock.as_ref(), job.name(), JOB_LOCK_TTL, || {
+            self.work(job)
+        })
+        .await
+        .map_err(InfraError::from_store)?;
+        let run = match run {
+            JobRun::Ran(result) => JobRun::Ran(result?),
+            JobRun::Skipped => JobRun::Skipped,
+        };
+        if let JobRun::Ran(report) = &run {
+            tracing::info!(
+                job = job.name(),
+                counts = ?report.counts,
+                took_ms = started.elapsed().as_millis() as u64,
+                "job ran"
+            );
+        }
+        Ok(run)
+    }
+
+    async fn work(&self, job: Job) -> Result<JobReport, InfraError> {
+        let now = self.clock.now();
+        let s = self.store.as_ref();
+        let e = InfraError::from_store;
+        let counts = match job {
+            Job::TokenCleanup => vec![
+                (
+                    "tokens_deleted",
+                    s.delete_expired_tokens(now, BATCH).await.map_err(e)?,
+                ),
+                (
+                    "downloads_expired",
+                    s.expire_stale_downloads(now, BATCH).await.map_err(e)?,
+                ),
+            ],
+            Job::FailedCleanup => vec![
+                (
+                    "failed_records_deleted",
+                    s.delete_failed_downloads(now - FAILED_RECORD_RETENTION, BATCH)
+                        .await
+                        .map_err(e)?,
+                ),
+                (
+                    "tombstones_purged",
+                    s.purge_tombstones(now - TOMBSTONE_RETENTION, BATCH)
+                        .await
+                        .map_err(e)?,
+                ),
+            ],
+            Job::StatsRefresh => vec![(
+                "tracks_refreshed",
+                s.refresh_download_stats(now).await.map_err(e)?,
+            )],
+            Job::DailyReport => {
+                let (day, from, to) = report_window(now, self.timezone);
+                let r = s.write_daily_report(day, from, to, now).await.map_err(e)?;
+                vec![
+                    ("downloads", r.downloads_total),
+                    ("completed", r.completed),
+                    ("failed", r.failed),
+                    ("completed_bytes", r.completed_bytes),
+                    ("new_favorites", r.new_favorites),
+                ]
+            }
+        };
+        Ok(JobReport { job, counts })
+    }
+}
 
 /// What became of an attempt to run a job.
 #[derive(Debug, Clone, PartialEq, Eq)]

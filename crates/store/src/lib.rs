@@ -10,6 +10,7 @@ pub mod demo;
 mod downloads;
 mod error;
 mod favorites;
+mod jobs;
 pub mod migrations;
 mod schema;
 #[cfg(feature = "test-support")]

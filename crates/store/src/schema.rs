@@ -124,6 +124,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    daily_reports (day) {
+        day -> Date,
+        downloads_total -> BigInt,
+        downloads_downloading -> BigInt,
+        downloads_completed -> BigInt,
+        downloads_failed -> BigInt,
+        downloads_expired -> BigInt,
+        completed_bytes -> BigInt,
+        new_favorites -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    music_download_stats (music_id) {
+        music_id -> Text,
+        downloads_7d -> BigInt,
+        downloads_30d -> BigInt,
+        refreshed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_downloads -> music_files (music_id));
 diesel::joinable!(user_favorites -> users (user_id));
 diesel::joinable!(favorite_tombstones -> users (user_id));
@@ -138,5 +169,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     download_tokens,
     download_logs,
     download_grant_days,
-    daily_grant_counters
+    daily_grant_counters,
+    job_leases,
+    daily_reports,
+    music_download_stats
 );

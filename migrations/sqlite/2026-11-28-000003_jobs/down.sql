@@ -1,0 +1,3 @@
+DROP TABLE music_download_stats;
+DROP TABLE daily_reports;
+DROP TABLE job_leases;
