@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod error;
 pub mod limiter;
 pub mod routes;
+pub mod scheduler;
 pub mod shared;
 pub mod startup;
 pub mod state;

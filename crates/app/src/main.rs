@@ -6,7 +6,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use soundshelf_app::{Application, Settings, telemetry};
 use soundshelf_domain::catalog::object_key;
+use soundshelf_domain::jobs::Job;
 use soundshelf_domain::{CatalogId, Quality, UserId};
+use soundshelf_service::jobs::JobRun;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +39,23 @@ enum Command {
         #[arg(long)]
         expires_at: Option<i64>,
     },
+    /// The scheduled jobs: list them, or run one now.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// List the jobs and when they run.
+    List,
+    /// Run a job now (once across instances: it waits for no one, and is skipped if
+    /// another instance is running it).
+    Run {
+        /// token-cleanup, failed-cleanup, stats-refresh or daily-report.
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +81,32 @@ fn main() -> ExitCode {
     {
         return sign_url(&settings, music_id, quality, *expires_at);
     }
+    if let Some(Command::Jobs {
+        command: JobsCommand::List,
+    }) = &cli.command
+    {
+        for job in Job::ALL {
+            println!(
+                "{:<16} {:<16} {}",
+                job.name(),
+                job.schedule(),
+                job.description()
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let run_job = match &cli.command {
+        Some(Command::Jobs {
+            command: JobsCommand::Run { name },
+        }) => match Job::parse(name) {
+            Some(job) => Some(job),
+            None => {
+                eprintln!("error: no job named {name:?}; `soundshelf jobs list` names them");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     telemetry::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -74,8 +119,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            None | Some(Command::Serve) | Some(Command::SignUrl { .. }) => serve(settings).await,
+        match run_job {
+            Some(job) => run_job_now(settings, job).await,
+            None => serve(settings).await,
         }
     });
     match result {
@@ -100,6 +146,27 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("  curl -s -H 'Authorization: Bearer {token}' {base}/api/favorites");
     }
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// `soundshelf jobs run <name>`.
+async fn run_job_now(settings: Settings, job: Job) -> anyhow::Result<()> {
+    if settings.auto_migrate {
+        soundshelf_app::startup::migrate(&settings.data).await?;
+    }
+    let store = soundshelf_app::startup::connect(&settings.data).await?;
+    let jobs = soundshelf_app::startup::jobs_service(&settings, &store)?;
+    match jobs.run(job).await? {
+        JobRun::Ran(report) => {
+            let counts: Vec<String> = report
+                .counts
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            println!("{}: {}", job.name(), counts.join(" "));
+        }
+        JobRun::Skipped => println!("{}: skipped, another instance is running it", job.name()),
+    }
     Ok(())
 }
 

@@ -10,8 +10,9 @@ use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
-use soundshelf_ports::{Clock, PageCache, RateLimiter, SystemClock};
+use soundshelf_ports::{Clock, JobLock, PageCache, RateLimiter, SystemClock};
 use soundshelf_redis::Redis;
+use soundshelf_service::jobs::JobsService;
 use soundshelf_service::{AuthService, DownloadPolicy, DownloadsService, FavoritesService};
 use soundshelf_store::{DbConfig, Store, demo, migrations};
 
@@ -34,6 +35,8 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     state: web::Data<AppState>,
+    jobs: Arc<JobsService>,
+    timezone: time::UtcOffset,
 }
 
 impl std::fmt::Debug for Application {
@@ -75,6 +78,24 @@ pub async fn seed_demo(data: &DataSettings, store: &Store) -> anyhow::Result<dem
         .context("seeding the demo data")?;
     embedded::ensure_demo_objects(&data.local_storage_dir).context("creating the demo objects")?;
     Ok(outcome)
+}
+
+/// The jobs over `store`, guarded by Redis' lock when Redis is configured, else by a
+/// lease row in the database.
+pub fn jobs_service(settings: &Settings, store: &Store) -> anyhow::Result<JobsService> {
+    let lock: Arc<dyn JobLock> = match &settings.redis {
+        Some(r) => Arc::new(
+            Redis::new(r.url.expose_secret(), &r.prefix)
+                .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
+        ),
+        None => Arc::new(store.clone()),
+    };
+    Ok(JobsService::new(
+        Arc::new(store.clone()),
+        lock,
+        Arc::new(SystemClock),
+        settings.app_timezone,
+    ))
 }
 
 /// Migrates (when `AUTO_MIGRATE`), connects, and seeds the demo data (when `SEED_DEMO`).
@@ -152,10 +173,11 @@ impl Application {
             storage_dir: settings.data.local_storage_dir.clone(),
             trusted_proxies: d.trusted_proxies.clone(),
             pages,
-            store: plain_store,
+            store: plain_store.clone(),
             redis,
             shared_limiter,
         });
+        let jobs = Arc::new(jobs_service(settings, &plain_store)?);
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let addr = listener.local_addr()?;
@@ -181,6 +203,8 @@ impl Application {
             addr,
             server: server.run(),
             state,
+            jobs,
+            timezone: settings.app_timezone,
         })
     }
 
@@ -201,14 +225,18 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then stops gracefully: no new connections,
     /// requests in flight finish (up to 10 s).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        // Every instance schedules the jobs; the job lock lets one of them run each.
+        let mut scheduler = crate::scheduler::start(self.jobs.clone(), self.timezone).await?;
         let handle = self.server.handle();
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down gracefully");
             handle.stop(true).await;
         });
-        self.server.await
+        self.server.await?;
+        let _ = scheduler.shutdown().await;
+        Ok(())
     }
 
     /// Serves until the returned future is dropped or the process ends (tests).

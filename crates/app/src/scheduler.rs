@@ -1,0 +1,59 @@
+//! The in-process scheduler: each job at its SPEC time in `APP_TIMEZONE`, every run
+//! through `JobsService::run`, which takes the job lock, so with many instances each run
+//! happens once.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use soundshelf_domain::jobs::Job;
+use soundshelf_service::jobs::{JobRun, JobsService};
+use time::UtcOffset;
+use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
+
+/// Starts the scheduler with every job; it runs until the process ends.
+pub async fn start(jobs: Arc<JobsService>, timezone: UtcOffset) -> anyhow::Result<JobScheduler> {
+    let tz = chrono::FixedOffset::east_opt(timezone.whole_seconds())
+        .context("APP_TIMEZONE out of range")?;
+    let scheduler = JobScheduler::new()
+        .await
+        .context("starting the scheduler")?;
+    for job in Job::ALL {
+        let jobs = jobs.clone();
+        let cron = CronJob::new_async_tz(job.schedule(), tz, move |_id, _scheduler| {
+            let jobs = jobs.clone();
+            Box::pin(async move {
+                match jobs.run(job).await {
+                    Ok(JobRun::Ran(_)) => {}
+                    Ok(JobRun::Skipped) => {
+                        tracing::debug!(job = job.name(), "skipped: another instance runs it")
+                    }
+                    Err(e) => tracing::error!(job = job.name(), error = %e, "job failed"),
+                }
+            })
+        })
+        .with_context(|| format!("scheduling {}", job.name()))?;
+        scheduler
+            .add(cron)
+            .await
+            .with_context(|| format!("scheduling {}", job.name()))?;
+    }
+    scheduler.start().await.context("starting the scheduler")?;
+    Ok(scheduler)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schedule_parses() {
+        let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+        for job in Job::ALL {
+            assert!(
+                CronJob::new_async_tz(job.schedule(), tz, |_, _| Box::pin(async {})).is_ok(),
+                "{}",
+                job.name()
+            );
+        }
+    }
+}
