@@ -341,6 +341,9 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Downloads: quotas, tokens, rate limit, trusted proxies.
     pub downloads: DownloadSettings,
+    /// More redemption attempts than this from one address and user in an hour is
+    /// abnormal (`ABNORMAL_ATTEMPTS_PER_HOUR`, default 50).
+    pub abnormal_attempts_per_hour: u64,
     /// Redis, shared by every instance (`REDIS_URL`, `REDIS_KEY_PREFIX`); `None`: limits
     /// and caches stay in-process.
     pub redis: Option<RedisSettings>,
@@ -452,6 +455,13 @@ impl Settings {
             }
         };
         Ok(Self {
+            abnormal_attempts_per_hour: number(
+                &get,
+                "ABNORMAL_ATTEMPTS_PER_HOUR",
+                50,
+                1,
+                1_000_000,
+            )?,
             downloads,
             redis,
             bind,

@@ -72,6 +72,9 @@ pub enum ApiError {
     /// 404 `DOWNLOAD_NOT_FOUND`.
     #[error("download record not found")]
     DownloadNotFound,
+    /// 404 `REPORT_NOT_FOUND`.
+    #[error("report not found")]
+    ReportNotFound,
     /// 404 `TOKEN_NOT_FOUND`.
     #[error("token not found")]
     TokenNotFound,
@@ -146,6 +149,7 @@ impl ApiError {
             Self::QualityNotAvailable => "QUALITY_NOT_AVAILABLE",
             Self::DownloadNotFound => "DOWNLOAD_NOT_FOUND",
             Self::TokenNotFound => "TOKEN_NOT_FOUND",
+            Self::ReportNotFound => "REPORT_NOT_FOUND",
             Self::LinkExpired => "DOWNLOAD_LINK_EXPIRED",
             Self::UsesExceeded => "DOWNLOAD_USES_EXCEEDED",
             Self::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
@@ -170,6 +174,7 @@ impl ApiError {
             Self::QualityNotAvailable => "该音质不可用",
             Self::DownloadNotFound => "下载记录不存在",
             Self::TokenNotFound => "令牌不存在",
+            Self::ReportNotFound => "报告不存在",
             Self::LinkExpired => "令牌已过期",
             Self::UsesExceeded => "下载次数超限",
             Self::RangeNotSatisfiable { .. } => "请求的范围无效",
@@ -208,7 +213,8 @@ impl ResponseError for ApiError {
             | Self::MusicNotFound
             | Self::QualityNotAvailable
             | Self::DownloadNotFound
-            | Self::TokenNotFound => StatusCode::NOT_FOUND,
+            | Self::TokenNotFound
+            | Self::ReportNotFound => StatusCode::NOT_FOUND,
             Self::LinkExpired | Self::UsesExceeded => StatusCode::GONE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

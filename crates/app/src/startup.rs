@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use soundshelf_ports::{Clock, JobLock, PageCache, RateLimiter, SystemClock};
 use soundshelf_redis::Redis;
 use soundshelf_service::jobs::JobsService;
+use soundshelf_service::monitoring::MonitoringService;
 use soundshelf_service::{AuthService, DownloadPolicy, DownloadsService, FavoritesService};
 use soundshelf_store::{DbConfig, Store, demo, migrations};
 
@@ -168,8 +169,13 @@ impl Application {
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(jwt_secret).context("JWT_SECRET")?,
             auth: AuthService::new(store.clone(), clock.clone(), settings.auth_cache_ttl),
-            favorites: FavoritesService::new(store, clock),
+            favorites: FavoritesService::new(store.clone(), clock.clone()),
             downloads,
+            monitoring: MonitoringService::new(
+                store.clone(),
+                clock.clone(),
+                settings.abnormal_attempts_per_hour,
+            ),
             storage_dir: settings.data.local_storage_dir.clone(),
             trusted_proxies: d.trusted_proxies.clone(),
             pages,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use soundshelf_ports::PageCache;
 use soundshelf_redis::Redis;
+use soundshelf_service::monitoring::MonitoringService;
 use soundshelf_service::{AuthService, DownloadsService, FavoritesService};
 use soundshelf_store::Store;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub favorites: FavoritesService,
     /// Downloads use cases.
     pub downloads: DownloadsService,
+    /// Monitoring use cases (admin API).
+    pub monitoring: MonitoringService,
     /// Where the local storage backend keeps objects.
     pub storage_dir: PathBuf,
     /// Peers whose `X-Forwarded-For` is believed.

@@ -106,3 +106,52 @@ mod tests {
         assert_eq!(end, datetime!(2026-06-01 16:00 UTC));
     }
 }
+
+/// The ranges of the admin download statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsRange {
+    /// The last hour.
+    Hour,
+    /// The last 24 hours.
+    Day,
+    /// The last 7 days.
+    Week,
+    /// The last 30 days.
+    Month,
+}
+
+impl StatsRange {
+    /// `1h`, `24h`, `7d` or `30d`; none means `24h`.
+    pub fn parse(raw: Option<&str>) -> Result<Self, crate::ValidationError> {
+        match raw {
+            None | Some("24h") => Ok(Self::Day),
+            Some("1h") => Ok(Self::Hour),
+            Some("7d") => Ok(Self::Week),
+            Some("30d") => Ok(Self::Month),
+            Some(_) => Err(crate::ValidationError::new(
+                "range",
+                "必须是 1h、24h、7d 或 30d",
+            )),
+        }
+    }
+
+    /// How far back it reaches.
+    pub fn duration(self) -> Duration {
+        match self {
+            Self::Hour => Duration::hours(1),
+            Self::Day => Duration::hours(24),
+            Self::Week => Duration::days(7),
+            Self::Month => Duration::days(30),
+        }
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "1h",
+            Self::Day => "24h",
+            Self::Week => "7d",
+            Self::Month => "30d",
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod downloads;
 pub mod favorites;
 pub mod jobs;
+pub mod monitoring;
 
 pub use auth::{AuthError, AuthService};
 pub use downloads::{

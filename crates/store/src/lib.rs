@@ -12,6 +12,7 @@ mod error;
 mod favorites;
 mod jobs;
 pub mod migrations;
+mod monitoring;
 mod schema;
 #[cfg(feature = "test-support")]
 pub mod testing;

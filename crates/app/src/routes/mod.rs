@@ -1,5 +1,6 @@
 //! The HTTP routes. Each module exposes `configure`, wired in `startup`.
 
+pub mod admin;
 pub mod downloads;
 pub mod favorites;
 pub mod files;
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     favorites::configure(cfg);
     downloads::configure(cfg);
     files::configure(cfg);
+    admin::configure(cfg);
 }
 
 /// A resource that answers a method it has no route for with an enveloped 405.
