@@ -10,6 +10,7 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod limiter;
+pub mod observability;
 pub mod routes;
 pub mod scheduler;
 pub mod shared;

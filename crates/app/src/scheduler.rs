@@ -10,6 +10,25 @@ use soundshelf_service::jobs::{JobRun, JobsService};
 use time::UtcOffset;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
+/// Runs `job` through its lock, counting the run and timing it in the metrics.
+pub async fn run_and_record(jobs: &JobsService, job: Job) {
+    let started = std::time::Instant::now();
+    let outcome = match jobs.run(job).await {
+        Ok(JobRun::Ran(_)) => "ran",
+        Ok(JobRun::Skipped) => {
+            tracing::debug!(job = job.name(), "skipped: another instance runs it");
+            "skipped"
+        }
+        Err(e) => {
+            tracing::error!(job = job.name(), error = %e, "job failed");
+            "failed"
+        }
+    };
+    metrics::counter!("job_runs_total", "job" => job.name(), "outcome" => outcome).increment(1);
+    metrics::histogram!("job_duration_seconds", "job" => job.name())
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// Starts the scheduler with every job; it runs until the process ends.
 pub async fn start(jobs: Arc<JobsService>, timezone: UtcOffset) -> anyhow::Result<JobScheduler> {
     let tz = chrono::FixedOffset::east_opt(timezone.whole_seconds())

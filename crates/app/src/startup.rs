@@ -22,10 +22,10 @@ use crate::config::{DataSettings, Settings};
 use crate::embedded;
 use crate::error::ApiError;
 use crate::limiter::GovernorLimiter;
+use crate::observability::observe;
 use crate::routes;
 use crate::shared::{MemoryPageCache, RedisPageCache, SharedLimiter};
 use crate::state::AppState;
-use crate::telemetry::log_requests;
 use crate::tokens::RingTokens;
 
 /// The largest request body accepted.
@@ -125,6 +125,7 @@ impl Application {
         store: Store,
         jwt_secret: &SecretString,
     ) -> anyhow::Result<Self> {
+        crate::observability::install();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let plain_store = store.clone();
         let store = Arc::new(store);
@@ -195,7 +196,7 @@ impl Application {
                 .app_data(query_config())
                 .app_data(path_config())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-                .wrap(from_fn(log_requests))
+                .wrap(from_fn(observe))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -53,7 +53,18 @@ async fn grant(
     user.check_claimed(params.user_id.as_deref())?;
     let music_id = CatalogId::parse_field("music_id", &path)?;
     let quality = Quality::parse(params.quality.as_deref())?;
-    let link = state.downloads.grant(&user.0, &music_id, quality).await?;
+    let link = match state.downloads.grant(&user.0, &music_id, quality).await {
+        Ok(link) => link,
+        Err(e) => {
+            let e = ApiError::from(e);
+            metrics::counter!("download_denials_total", "code" => e.code()).increment(1);
+            if matches!(e, ApiError::RateLimited { .. }) {
+                metrics::counter!("rate_limited_total", "route" => "grant").increment(1);
+            }
+            return Err(e);
+        }
+    };
+    metrics::counter!("download_grants_total", "quality" => quality.as_str()).increment(1);
     Ok(ok(GrantBody {
         download_url: link.download_url,
         expires_at: link.expires_at,

@@ -66,7 +66,20 @@ async fn redeem(
                 .collect()
         }),
     };
-    let redemption = state.downloads.redeem(&path, head, range, &client).await?;
+    let redemption = match state.downloads.redeem(&path, head, range, &client).await {
+        Ok(r) => r,
+        Err(e) => {
+            let e = ApiError::from(e);
+            metrics::counter!("download_redemptions_total", "outcome" => e.code()).increment(1);
+            return Err(e);
+        }
+    };
+    let outcome = if redemption.redirect.is_some() {
+        "redirected"
+    } else {
+        "served"
+    };
+    metrics::counter!("download_redemptions_total", "outcome" => outcome).increment(1);
     if let Some(url) = redemption.redirect {
         // Checked and counted: the CDN serves the bytes (and the range).
         return Ok(HttpResponse::Found()

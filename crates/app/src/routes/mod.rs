@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     downloads::configure(cfg);
     files::configure(cfg);
     admin::configure(cfg);
+    crate::observability::configure(cfg);
 }
 
 /// A resource that answers a method it has no route for with an enveloped 405.

@@ -1,0 +1,103 @@
+//! Metrics (Prometheus text through `metrics-exporter-prometheus`) and request ids.
+//!
+//! Every request gets an id — the client's `X-Request-Id` when it is a sane token, else a
+//! new ULID — returned in `X-Request-Id` and carried by a span around the request, so every
+//! log line of the request names it.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
+
+use crate::routes::resource;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once); later calls reuse it.
+pub fn install() {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+            .ok()?;
+        builder.install_recorder().ok()
+    });
+}
+
+/// Registers `/metrics`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/metrics").route(web::get().to(render)));
+}
+
+async fn render() -> HttpResponse {
+    let text = HANDLE
+        .get()
+        .and_then(Option::as_ref)
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The client's request id if it is 1–64 characters of `A-Z a-z 0-9 - _ .`, else a new one.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| ulid::Ulid::generate().to_string())
+}
+
+/// Gives the request its id and span, logs it when answered, and counts it by route
+/// pattern, method and status with its latency.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().to_string();
+    let span = tracing::info_span!("request", request_id = %id, method = %method);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    let labels = [
+        ("route", route.clone()),
+        ("method", method.clone()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            route = %route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    Ok(res)
+}
