@@ -27,6 +27,8 @@ enum Task {
     Migrate,
     /// Migrate, then write the demo users, catalogue and stored objects into an empty database.
     Seed,
+    /// Write the OpenAPI document the code generates to docs/openapi.json.
+    Openapi,
     /// Print a JWT for a user, signed with the configured secret.
     Token {
         /// The user id (claim `sub`).
@@ -67,6 +69,13 @@ fn main() -> anyhow::Result<()> {
                     "{outcome:?}; demo objects in {}",
                     data.local_storage_dir.display()
                 );
+            }
+            Task::Openapi => {
+                let path =
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+                std::fs::write(&path, soundshelf_app::openapi::document())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote docs/openapi.json");
             }
             Task::Token { user_id, ttl } => {
                 let settings = Settings::from_env()?;

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod error;
 pub mod limiter;
 pub mod observability;
+pub mod openapi;
 pub mod routes;
 pub mod scheduler;
 pub mod shared;

@@ -36,7 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/metrics").route(web::get().to(render)));
 }
 
-async fn render() -> HttpResponse {
+#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub(crate) async fn render() -> HttpResponse {
     let text = HANDLE
         .get()
         .and_then(Option::as_ref)

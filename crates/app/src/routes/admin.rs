@@ -32,11 +32,12 @@ fn admin(user: &AuthUser) -> Result<(), ApiError> {
 }
 
 #[derive(Debug, Deserialize)]
-struct StatsParams {
+pub(crate) struct StatsParams {
     range: Option<String>,
 }
 
-async fn stats(
+#[utoipa::path(get, path = "/api/admin/stats/downloads", tag = "admin", params(("range" = Option<String>, Query, description = "1h, 24h (default), 7d or 30d")), security(("bearer" = [])), responses((status = 200, description = "Redemption attempts by status since the range's start: `range`, `since`, `total_attempts`, `total_bytes`, `by_status`", body = crate::openapi::DataBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn stats(
     user: AuthUser,
     state: web::Data<AppState>,
     params: web::Query<StatsParams>,
@@ -65,11 +66,12 @@ async fn stats(
 }
 
 #[derive(Debug, Deserialize)]
-struct PopularParams {
+pub(crate) struct PopularParams {
     limit: Option<String>,
 }
 
-async fn popular(
+#[utoipa::path(get, path = "/api/admin/downloads/popular", tag = "admin", params(("limit" = Option<u32>, Query, description = "1–100, default 10")), security(("bearer" = [])), responses((status = 200, description = "The most downloaded tracks of the last 7 days: `[{music_id, title, downloads}]`", body = crate::openapi::DataBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn popular(
     user: AuthUser,
     state: web::Data<AppState>,
     params: web::Query<PopularParams>,
@@ -93,7 +95,11 @@ async fn popular(
     Ok(ok(data))
 }
 
-async fn abnormal(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/api/admin/downloads/abnormal", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Address and user pairs over the threshold in the last hour: `window`, `threshold`, `pairs`", body = crate::openapi::DataBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn abnormal(
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     admin(&user)?;
     let (threshold, found) = state.monitoring.abnormal().await?;
     let pairs: Vec<_> = found
@@ -106,7 +112,7 @@ async fn abnormal(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 #[derive(Debug, Deserialize)]
-struct ReportParams {
+pub(crate) struct ReportParams {
     date: Option<String>,
 }
 
@@ -125,7 +131,8 @@ fn report_json(r: &DailyReport) -> serde_json::Value {
     })
 }
 
-async fn reports(
+#[utoipa::path(get, path = "/api/admin/reports/daily", tag = "admin", params(("date" = Option<String>, Query, description = "YYYY-MM-DD; without it, the 30 latest")), security(("bearer" = [])), responses((status = 200, description = "The day's report, or a list of the latest", body = crate::openapi::DataBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::openapi::ErrorBody), (status = 404, description = "REPORT_NOT_FOUND", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn reports(
     user: AuthUser,
     state: web::Data<AppState>,
     params: web::Query<ReportParams>,

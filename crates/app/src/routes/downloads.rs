@@ -29,13 +29,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Debug, Deserialize)]
-struct GrantParams {
+pub(crate) struct GrantParams {
     quality: Option<String>,
     user_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-struct GrantBody {
+pub(crate) struct GrantBody {
     download_url: String,
     #[serde(with = "soundshelf_domain::time::rfc3339")]
     expires_at: OffsetDateTime,
@@ -44,7 +44,8 @@ struct GrantBody {
     quality: Quality,
 }
 
-async fn grant(
+#[utoipa::path(get, path = "/api/music/download-url/{music_id}", tag = "downloads", params(("music_id" = String, Path, description = "`^[A-Za-z0-9_-]{1,36}$`"), ("quality" = Option<String>, Query, description = "standard (default), high or lossless"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A download link (docs/downloads.md)", body = crate::openapi::GrantBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE, PREMIUM_REQUIRED, VIP_REQUIRED, DAILY_LIMIT_REACHED, STORAGE_FULL or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = crate::openapi::ErrorBody), (status = 429, description = "RATE_LIMITED (with Retry-After)", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn grant(
     user: AuthUser,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -82,7 +83,7 @@ struct MusicInfo<'a> {
 
 /// A record as the API shows it.
 #[derive(Debug, Serialize)]
-struct RecordBody<'a> {
+pub(crate) struct RecordBody<'a> {
     id: DownloadId,
     user_id: &'a str,
     music_id: &'a str,
@@ -145,7 +146,8 @@ fn text<'a>(
     }
 }
 
-async fn report(
+#[utoipa::path(post, path = "/api/downloads", tag = "downloads", request_body = crate::openapi::ReportDownload, security(("bearer" = [])), responses((status = 200, description = "The user's record of this track and quality", body = crate::openapi::DownloadRecordBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn report(
     user: AuthUser,
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -195,7 +197,7 @@ async fn report(
 }
 
 #[derive(Debug, Deserialize)]
-struct ListParams {
+pub(crate) struct ListParams {
     status: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
@@ -214,7 +216,7 @@ struct Stats {
 }
 
 #[derive(Debug, Serialize)]
-struct ListBody<'a> {
+pub(crate) struct ListBody<'a> {
     success: bool,
     data: Vec<RecordBody<'a>>,
     total: u64,
@@ -224,7 +226,8 @@ struct ListBody<'a> {
     stats: Stats,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/downloads", operation_id = "list_downloads", tag = "downloads", params(("status" = Option<String>, Query, description = "downloading, completed, failed or expired"), ("limit" = Option<u32>, Query, description = "1–100, default 50"), ("offset" = Option<u64>, Query), ("cursor" = Option<String>, Query), ("user_id" = Option<String>, Query)), security(("bearer" = [])), responses((status = 200, description = "Records newest first, with stats", body = crate::openapi::DownloadListBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
     params: web::Query<ListParams>,
@@ -263,7 +266,8 @@ async fn list(
     }))
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/api/downloads/{download_id}", tag = "downloads", params(("download_id" = String, Path, description = "`dl_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "下载记录已删除", body = crate::openapi::MessageBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE", body = crate::openapi::ErrorBody), (status = 404, description = "DOWNLOAD_NOT_FOUND (also for another user's record)", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn delete(
     user: AuthUser,
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -44,7 +44,8 @@ fn text_field<'a>(body: &'a Map<String, Value>, name: &'static str) -> Result<&'
         .ok_or_else(|| ApiError::InvalidRequest(format!("参数 {name} 无效：必须是字符串")))
 }
 
-async fn add(
+#[utoipa::path(post, path = "/api/favorites", tag = "favorites", request_body = crate::openapi::AddFavorite, security(("bearer" = [])), responses((status = 200, description = "The new favorite", body = crate::openapi::FavoriteBody), (status = 400, description = "INVALID_REQUEST: a missing or invalid field, bad JSON", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE, or FORBIDDEN for another user_id", body = crate::openapi::ErrorBody), (status = 409, description = "ALREADY_FAVORITED", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: body over 64 KiB", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn add(
     user: AuthUser,
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -68,7 +69,8 @@ async fn add(
     Ok(ok(favorite))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/favorites/{favorite_id}", tag = "favorites", params(("favorite_id" = String, Path, description = "`fav_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "收藏已取消", body = crate::openapi::MessageBody), (status = 400, description = "INVALID_REQUEST: not a favorite id", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE", body = crate::openapi::ErrorBody), (status = 404, description = "FAVORITE_NOT_FOUND (also for another user's favorite)", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn remove(
     user: AuthUser,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -78,7 +80,8 @@ async fn remove(
     Ok(ok_message("收藏已取消"))
 }
 
-async fn remove_item(
+#[utoipa::path(delete, path = "/api/favorites/items/{item_id}", tag = "favorites", params(("item_id" = String, Path, description = "`^[A-Za-z0-9_-]{1,36}$`")), security(("bearer" = [])), responses((status = 200, description = "收藏已取消", body = crate::openapi::MessageBody), (status = 400, description = "INVALID_REQUEST: not an item id", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE", body = crate::openapi::ErrorBody), (status = 404, description = "FAVORITE_NOT_FOUND", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn remove_item(
     user: AuthUser,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -89,7 +92,7 @@ async fn remove_item(
 }
 
 #[derive(Debug, Deserialize)]
-struct ListParams {
+pub(crate) struct ListParams {
     #[serde(rename = "type")]
     item_type: Option<String>,
     search: Option<String>,
@@ -100,7 +103,7 @@ struct ListParams {
 }
 
 #[derive(Debug, Serialize)]
-struct ListBody<'a> {
+pub(crate) struct ListBody<'a> {
     success: bool,
     data: &'a [Favorite],
     total: u64,
@@ -109,7 +112,8 @@ struct ListBody<'a> {
     next_cursor: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/favorites", operation_id = "list_favorites", tag = "favorites", params(("type" = Option<String>, Query, description = "music, assessment or sequence"), ("search" = Option<String>, Query, description = "case-insensitive substring of the title, ≤ 100 characters"), ("limit" = Option<u32>, Query, description = "1–100, default 50"), ("offset" = Option<u64>, Query, description = "≥ 0, default 0"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, instead of offset"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A page, newest first; sends ETag", body = crate::openapi::FavoriteListBody), (status = 304, description = "If-None-Match matched the ETag"), (status = 400, description = "INVALID_REQUEST: limit, offset, cursor, type or search", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
     params: web::Query<ListParams>,
@@ -194,12 +198,13 @@ fn mime_json() -> HeaderValue {
 }
 
 #[derive(Debug, Deserialize)]
-struct ContainsParams {
+pub(crate) struct ContainsParams {
     item_ids: Option<String>,
     user_id: Option<String>,
 }
 
-async fn contains(
+#[utoipa::path(get, path = "/api/favorites/contains", tag = "favorites", params(("item_ids" = String, Query, description = "1–50 comma-separated item ids"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "Whether each id is favorited", body = crate::openapi::ContainsBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn contains(
     user: AuthUser,
     state: web::Data<AppState>,
     params: web::Query<ContainsParams>,
@@ -215,7 +220,7 @@ async fn contains(
 }
 
 #[derive(Debug, Serialize)]
-struct SyncBody {
+pub(crate) struct SyncBody {
     server_favorites: Vec<Favorite>,
     deleted_item_ids: Vec<ItemId>,
     conflicts: Vec<Conflict>,
@@ -262,7 +267,8 @@ fn parse_change(index: usize, entry: &Value) -> Result<LocalChange, ApiError> {
     })
 }
 
-async fn sync(
+#[utoipa::path(put, path = "/api/favorites/sync", tag = "favorites", request_body = crate::openapi::SyncRequest, security(("bearer" = [])), responses((status = 200, description = "The merged list, deletions, conflicts and rejections (docs/sync.md)", body = crate::openapi::SyncBody), (status = 400, description = "INVALID_REQUEST: a malformed entry; nothing applied", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: over 500 changes or 64 KiB", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn sync(
     user: AuthUser,
     state: web::Data<AppState>,
     body: web::Json<Value>,

@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/files/{token}")
             .route(web::get().to(redeem))
-            .route(web::head().to(redeem)),
+            .route(web::head().to(redeem_head)),
     );
 }
 
@@ -46,7 +46,8 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> String {
     peer.to_string()
 }
 
-async fn redeem(
+#[utoipa::path(get, path = "/files/{token}", tag = "downloads", params(("token" = String, Path, description = "the grant's token"), ("Range" = Option<String>, Header, description = "one byte range; a resume does not use a use")), responses((status = 200, description = "The file (local storage)", content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = Vec<u8>), (status = 302, description = "Redirect to the signed CDN URL (qiniu, oss)"), (status = 404, description = "TOKEN_NOT_FOUND", body = crate::openapi::ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED or DOWNLOAD_USES_EXCEEDED", body = crate::openapi::ErrorBody), (status = 416, description = "RANGE_NOT_SATISFIABLE", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn redeem(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -110,4 +111,14 @@ async fn redeem(
         ],
     });
     Ok(file.into_response(&req))
+}
+
+/// `HEAD /files/{token}`: the headers of a redemption; never uses a use.
+#[utoipa::path(head, path = "/files/{token}", tag = "downloads", params(("token" = String, Path)), responses((status = 200, description = "The headers of the file"), (status = 302, description = "Redirect to the signed CDN URL"), (status = 404, description = "TOKEN_NOT_FOUND", body = crate::openapi::ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn redeem_head(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    redeem(req, state, path).await
 }

@@ -15,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// 200 while the database answers (Redis down only degrades: it is reported, and the
 /// instance keeps serving); 503 `UNAVAILABLE` with `Retry-After` when the database does
 /// not answer. The body says which dependency is up.
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = crate::openapi::DataBody), (status = 503, description = "UNAVAILABLE: the database does not answer", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let database = state.store.ping().await.is_ok();
     let redis = match &state.redis {
         None => "not_configured",
@@ -36,6 +37,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn health() -> HttpResponse {
+#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, description = "Alive: no dependency is touched", body = crate::openapi::DataBody)))]
+pub(crate) async fn health() -> HttpResponse {
     ok(json!({"status": "ok"}))
 }

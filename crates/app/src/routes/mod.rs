@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     files::configure(cfg);
     admin::configure(cfg);
     crate::observability::configure(cfg);
+    crate::openapi::configure(cfg);
 }
 
 /// A resource that answers a method it has no route for with an enveloped 405.

@@ -1,0 +1,384 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations
+//! and the wire schemas below; served at `/api/openapi.json` and exported by
+//! `cargo xtask openapi` to `docs/openapi.json`.
+
+#![expect(dead_code, reason = "the wire schemas are described, never built")]
+
+use actix_web::{HttpResponse, web};
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::routes;
+
+/// Every code an error envelope may carry.
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum ErrorCode {
+    InvalidRequest,
+    MissingToken,
+    TokenInvalid,
+    TokenExpired,
+    UserInactive,
+    Forbidden,
+    PremiumRequired,
+    VipRequired,
+    DailyLimitReached,
+    StorageFull,
+    FavoriteNotFound,
+    DownloadNotFound,
+    MusicNotFound,
+    QualityNotAvailable,
+    TokenNotFound,
+    ReportNotFound,
+    NotFound,
+    MethodNotAllowed,
+    AlreadyFavorited,
+    DownloadLinkExpired,
+    DownloadUsesExceeded,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    RateLimited,
+    Internal,
+    Unavailable,
+}
+
+/// The failure envelope.
+#[derive(ToSchema)]
+pub(crate) struct ErrorBody {
+    /// Always false.
+    success: bool,
+    /// A message for people (Chinese).
+    error: String,
+    /// The stable code to branch on.
+    code: ErrorCode,
+}
+
+/// `{success, message}`, as delete routes answer.
+#[derive(ToSchema)]
+pub(crate) struct MessageBody {
+    success: bool,
+    message: String,
+}
+
+/// What a favorite points at.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub(crate) enum ItemType {
+    Music,
+    Assessment,
+    Sequence,
+}
+
+/// The client's description of an item: ≤ 8 KiB of compact JSON; other keys are kept.
+#[derive(ToSchema)]
+pub(crate) struct ItemData {
+    /// 1–200 characters.
+    title: String,
+    cover: String,
+    /// Seconds, ≥ 0.
+    duration: f64,
+    category: Option<String>,
+    metadata: Option<JsonObject>,
+}
+
+/// Any JSON object.
+#[derive(ToSchema)]
+#[schema(value_type = Object)]
+pub(crate) struct JsonObject(Value);
+
+/// A favorite.
+#[derive(ToSchema)]
+pub(crate) struct Favorite {
+    /// `fav_` and a ULID.
+    id: String,
+    user_id: String,
+    item_id: String,
+    item_type: ItemType,
+    item_data: ItemData,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// `POST /api/favorites`.
+#[derive(ToSchema)]
+pub(crate) struct AddFavorite {
+    /// `^[A-Za-z0-9_-]{1,36}$`.
+    item_id: String,
+    item_type: ItemType,
+    item_data: ItemData,
+    /// If sent, must be the caller's.
+    user_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct FavoriteBody {
+    success: bool,
+    data: Favorite,
+}
+
+/// A page of favorites.
+#[derive(ToSchema)]
+pub(crate) struct FavoriteListBody {
+    success: bool,
+    data: Vec<Favorite>,
+    total: u64,
+    limit: u32,
+    offset: u64,
+    next_cursor: Option<String>,
+}
+
+/// `{ "<item_id>": true|false, … }`.
+#[derive(ToSchema)]
+pub(crate) struct ContainsBody {
+    success: bool,
+    #[schema(value_type = Object, additional_properties)]
+    data: Value,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub(crate) enum SyncAction {
+    Add,
+    Remove,
+}
+
+/// One offline change.
+#[derive(ToSchema)]
+pub(crate) struct LocalChange {
+    item_id: String,
+    action: SyncAction,
+    #[schema(format = DateTime)]
+    timestamp: String,
+    item_type: Option<ItemType>,
+    item_data: Option<ItemData>,
+}
+
+/// `PUT /api/favorites/sync`: at most 500 changes.
+#[derive(ToSchema)]
+pub(crate) struct SyncRequest {
+    #[schema(format = DateTime)]
+    last_sync_time: Option<String>,
+    local_changes: Vec<LocalChange>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub(crate) enum ServerState {
+    Present,
+    Removed,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct Conflict {
+    item_id: String,
+    local_action: SyncAction,
+    server_state: ServerState,
+    /// Always `server_wins`.
+    resolution: String,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct Rejected {
+    item_id: String,
+    reason: String,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct SyncData {
+    server_favorites: Vec<Favorite>,
+    deleted_item_ids: Vec<String>,
+    conflicts: Vec<Conflict>,
+    rejected: Vec<Rejected>,
+    #[schema(format = DateTime)]
+    sync_time: String,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct SyncBody {
+    success: bool,
+    data: SyncData,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub(crate) enum Quality {
+    Standard,
+    High,
+    Lossless,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct Grant {
+    /// `{PUBLIC_BASE_URL}/files/{token}`.
+    download_url: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    file_size: u64,
+    /// 43 URL-safe characters; shown once.
+    token: String,
+    quality: Quality,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct GrantBody {
+    success: bool,
+    data: Grant,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub(crate) enum DownloadStatus {
+    Downloading,
+    Completed,
+    Failed,
+    Expired,
+}
+
+/// `POST /api/downloads` (status `expired` is the server's only).
+#[derive(ToSchema)]
+pub(crate) struct ReportDownload {
+    music_id: String,
+    quality: Option<Quality>,
+    status: DownloadStatus,
+    /// 0–100.
+    progress: Option<u8>,
+    /// ≤ 1000 characters; kept for `failed`.
+    error_message: Option<String>,
+    /// Ignored: the size is the catalogue's.
+    file_size: Option<u64>,
+    user_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct MusicInfo {
+    title: String,
+    cover: String,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct DownloadRecord {
+    /// `dl_` and a ULID.
+    id: String,
+    user_id: String,
+    music_id: String,
+    quality: Quality,
+    status: DownloadStatus,
+    progress: u8,
+    file_size: u64,
+    #[schema(format = DateTime)]
+    download_time: String,
+    #[schema(format = DateTime)]
+    completed_time: Option<String>,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    error_message: Option<String>,
+    music_info: MusicInfo,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct DownloadRecordBody {
+    success: bool,
+    data: DownloadRecord,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct DownloadStats {
+    total_downloads: u64,
+    completed: u64,
+    downloading: u64,
+    failed: u64,
+    expired: u64,
+    /// Completed bytes / 2^20, two decimals.
+    total_size_mb: f64,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct DownloadListBody {
+    success: bool,
+    data: Vec<DownloadRecord>,
+    total: u64,
+    limit: u32,
+    offset: u64,
+    next_cursor: Option<String>,
+    stats: DownloadStats,
+}
+
+/// A success envelope whose `data` is described in the route's text.
+#[derive(ToSchema)]
+pub(crate) struct DataBody {
+    success: bool,
+    data: JsonObject,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "soundshelf",
+        description = "Favorites and downloads of a music-therapy mini-program. Every JSON answer is an envelope; failures carry `success: false`, `error` and a stable `code`."
+    ),
+    paths(
+        routes::health::health,
+        routes::health::ready,
+        crate::observability::render,
+        openapi_json,
+        routes::favorites::add,
+        routes::favorites::list,
+        routes::favorites::contains,
+        routes::favorites::sync,
+        routes::favorites::remove_item,
+        routes::favorites::remove,
+        routes::downloads::grant,
+        routes::downloads::report,
+        routes::downloads::list,
+        routes::downloads::delete,
+        routes::files::redeem,
+        routes::files::redeem_head,
+        routes::admin::stats,
+        routes::admin::popular,
+        routes::admin::abnormal,
+        routes::admin::reports
+    ),
+    components(schemas(ErrorBody, ErrorCode, MessageBody, DataBody, JsonObject, ItemType, ItemData, Favorite, AddFavorite, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, LocalChange, SyncRequest, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, ReportDownload, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON (what `docs/openapi.json` holds).
+pub fn document() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default() + "\n"
+}
+
+/// Registers `/api/openapi.json`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(routes::resource("/api/openapi.json").route(web::get().to(openapi_json)));
+}
+
+/// The OpenAPI 3.1 document of this API (not enveloped).
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI document", body = JsonObject)))]
+pub(crate) async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
