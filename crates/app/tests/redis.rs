@@ -178,7 +178,7 @@ async fn a_redis_outage_degrades_without_breaking() {
     // Every request keeps its usual pace: Redis costs at most its 250 ms bound.
     let timed = |started: Instant| {
         let took = started.elapsed();
-        assert!(took < Duration::from_millis(1000), "took {took:?}");
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
     };
     let t = Instant::now();
     app.add("user_free", "music_002", "during").await;
