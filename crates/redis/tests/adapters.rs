@@ -148,3 +148,27 @@ async fn an_unreachable_redis_fails_fast() {
     assert!(r.try_acquire("j", Duration::from_secs(1)).await.is_err());
     assert!(started.elapsed() < soundshelf_redis::OP_TIMEOUT * 4 + Duration::from_millis(200));
 }
+
+#[tokio::test]
+async fn a_hung_redis_costs_at_most_the_bound() {
+    // A server that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let r = Redis::new(&format!("redis://127.0.0.1:{port}"), "x:").unwrap();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert!(r.rate_check("k", 5).await.is_err());
+        let took = started.elapsed();
+        assert!(
+            took >= soundshelf_redis::OP_TIMEOUT - Duration::from_millis(20)
+                && took < soundshelf_redis::OP_TIMEOUT + Duration::from_millis(250),
+            "{took:?}"
+        );
+    }
+}
