@@ -175,6 +175,32 @@ macro_rules! lock_user {
 }
 pub(crate) use lock_user;
 
+/// Starts the newest-first query `$q` (ordered by `$time` desc, then `$id` desc) where
+/// `$page` says: after `offset` rows, or strictly after the cursor's `(time, id)`.
+macro_rules! page_start {
+    ($q:ident, $page:expr, $time:expr, $id:expr) => {
+        match &$page.start {
+            soundshelf_domain::favorites::PageStart::Offset(offset) => {
+                $q = $q.offset(i64::try_from(*offset).unwrap_or(i64::MAX));
+            }
+            soundshelf_domain::favorites::PageStart::After(cursor) => {
+                let at = soundshelf_domain::time::to_primitive_utc(cursor.created_at());
+                let id = cursor.id.clone();
+                $q = $q.filter($time.lt(at).or($time.eq(at).and($id.lt(id))));
+            }
+        }
+    };
+}
+pub(crate) use page_start;
+
+/// Splits the `limit + 1` rows a page query loads into the page and whether more follow.
+pub(crate) fn split_page<T>(mut rows: Vec<T>, limit: u32) -> (Vec<T>, bool) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, more)
+}
+
 /// A deadpool pool over `manager` with every wait bounded by `options.timeout`.
 /// (A macro rather than a generic function: the pool's bounds differ per connection type.)
 macro_rules! build_pool {

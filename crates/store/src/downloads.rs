@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use soundshelf_domain::downloads::{DownloadStatus, Track};
-use soundshelf_domain::favorites::PageStart;
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
 use soundshelf_ports::{
@@ -16,7 +15,7 @@ use soundshelf_ports::{
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::database::{Backend, Store, detached, lock_user, with_conn};
+use crate::database::{Backend, Store, detached, lock_user, page_start, split_page, with_conn};
 use crate::error::{corrupt, query_error};
 use crate::schema::{
     daily_grant_counters as dgc, download_grant_days as dgd, download_logs as dlog,
@@ -533,27 +532,13 @@ impl Store {
                 .select(record_columns!())
                 .order((ud::download_time.desc(), ud::id.desc()))
                 .limit(limit + 1);
-            match &page.start {
-                PageStart::Offset(offset) => {
-                    q = q.offset(i64::try_from(*offset).unwrap_or(i64::MAX));
-                }
-                PageStart::After(cursor) => {
-                    let at = to_primitive_utc(cursor.created_at());
-                    let id = cursor.id.clone();
-                    q = q.filter(
-                        ud::download_time
-                            .lt(at)
-                            .or(ud::download_time.eq(at).and(ud::id.lt(id))),
-                    );
-                }
-            }
+            page_start!(q, page, ud::download_time, ud::id);
             let rows: Vec<RecordTuple> = q.load(conn).await.map_err(query_error)?;
             (total, rows)
         });
-        let has_more = rows.len() > page.limit.get() as usize;
+        let (rows, has_more) = split_page(rows, page.limit.get());
         let items = rows
             .into_iter()
-            .take(page.limit.get() as usize)
             .map(record)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RecordPage {

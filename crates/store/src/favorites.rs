@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection};
-use soundshelf_domain::favorites::PageStart;
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{
     Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemType, PageRequest, UserId,
@@ -15,7 +14,7 @@ use soundshelf_ports::{
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::database::{SqliteConn, Store, detached, lock_user, with_conn};
+use crate::database::{SqliteConn, Store, detached, lock_user, page_start, split_page, with_conn};
 use crate::error::{corrupt, query_error};
 use crate::schema::favorite_tombstones as ft;
 use crate::schema::user_favorites as uf;
@@ -469,27 +468,13 @@ impl Store {
                 .select(FavoriteRow::as_select())
                 .order((uf::created_at.desc(), uf::id.desc()))
                 .limit(limit + 1);
-            match &page.start {
-                PageStart::Offset(offset) => {
-                    q = q.offset(i64::try_from(*offset).unwrap_or(i64::MAX));
-                }
-                PageStart::After(cursor) => {
-                    let at = to_primitive_utc(cursor.created_at());
-                    let id = cursor.id.clone();
-                    q = q.filter(
-                        uf::created_at
-                            .lt(at)
-                            .or(uf::created_at.eq(at).and(uf::id.lt(id))),
-                    );
-                }
-            }
+            page_start!(q, page, uf::created_at, uf::id);
             let rows: Vec<FavoriteRow> = q.load(conn).await.map_err(query_error)?;
             (total, rows)
         });
-        let has_more = rows.len() > page.limit.get() as usize;
+        let (rows, has_more) = split_page(rows, page.limit.get());
         let items = rows
             .into_iter()
-            .take(page.limit.get() as usize)
             .map(FavoriteRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FavoritePage {
