@@ -249,3 +249,49 @@ fn sign_url_prints_the_vendor_url_for_fixed_inputs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("OSS_BUCKET"));
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = soundshelf(dir.path())
+        .env("LOG_FORMAT", "json")
+        .env("LOG_LEVEL", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let base = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        if let Some(url) = line.strip_prefix("soundshelf is listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+    let res = reqwest::Client::new()
+        .get(format!("{base}/no/such/route"))
+        .header("X-Request-Id", "json-log-test-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(stop(&mut child).success());
+    let lines: Vec<String> = rx.try_iter().collect();
+    let request_lines: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.to_string().contains("json-log-test-1"))
+        .collect();
+    assert!(!request_lines.is_empty(), "{lines:?}");
+    for v in &request_lines {
+        assert_eq!(v["span"]["request_id"], "json-log-test-1", "{v}");
+        assert!(v["level"].is_string() && v["timestamp"].is_string());
+    }
+}
