@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+mod bench;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use soundshelf_app::auth::JwtKeys;
@@ -27,6 +29,12 @@ enum Task {
     Migrate,
     /// Migrate, then write the demo users, catalogue and stored objects into an empty database.
     Seed,
+    /// Benchmark the release server on MariaDB and write docs/benchmarks.md.
+    Bench {
+        /// A short run (under two minutes) for development.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Write the OpenAPI document the code generates to docs/openapi.json.
     Openapi,
     /// Print a JWT for a user, signed with the configured secret.
@@ -70,6 +78,7 @@ fn main() -> anyhow::Result<()> {
                     data.local_storage_dir.display()
                 );
             }
+            Task::Bench { quick } => bench::run(quick).await?,
             Task::Openapi => {
                 let path =
                     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");

@@ -341,6 +341,9 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Downloads: quotas, tokens, rate limit, trusted proxies.
     pub downloads: DownloadSettings,
+    /// How long a favorites page stays cached (`FAVORITES_CACHE_TTL`, default `30s`;
+    /// `0s` turns the cache off).
+    pub favorites_cache_ttl: Duration,
     /// More redemption attempts than this from one address and user in an hour is
     /// abnormal (`ABNORMAL_ATTEMPTS_PER_HOUR`, default 50).
     pub abnormal_attempts_per_hour: u64,
@@ -454,7 +457,12 @@ impl Settings {
                 ));
             }
         };
+        let favorites_cache_ttl = duration(&get, "FAVORITES_CACHE_TTL", Duration::from_secs(30))?;
+        if favorites_cache_ttl > Duration::from_secs(3600) {
+            return Err(bad("FAVORITES_CACHE_TTL", "must be at most 1h"));
+        }
         Ok(Self {
+            favorites_cache_ttl,
             abnormal_attempts_per_hour: number(
                 &get,
                 "ABNORMAL_ATTEMPTS_PER_HOUR",

@@ -180,6 +180,7 @@ impl Application {
             storage_dir: settings.data.local_storage_dir.clone(),
             trusted_proxies: d.trusted_proxies.clone(),
             pages,
+            page_ttl: settings.favorites_cache_ttl,
             store: plain_store.clone(),
             redis,
             shared_limiter,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// Cached favorites pages (Redis, or this process).
     pub pages: Arc<dyn PageCache>,
+    /// How long a page stays cached; zero: no cache.
+    pub page_ttl: std::time::Duration,
     /// The database, for `/ready`.
     pub store: Store,
     /// Redis when configured, for `/ready`.

@@ -139,7 +139,8 @@ pub(crate) async fn list(
     let version = state.favorites.version(user.id()).await?;
     let query = digest_hex(format!("{filter:?}|{page:?}").as_bytes());
     let cache_key = format!("fl:{}:{version}:{query}", user.id());
-    if let Some(body) = state.pages.get(&cache_key).await {
+    let cached = !state.page_ttl.is_zero();
+    if cached && let Some(body) = state.pages.get(&cache_key).await {
         return Ok(with_etag(&req, body));
     }
     let list = state.favorites.list(user.id(), &filter, &page).await?;
@@ -152,12 +153,11 @@ pub(crate) async fn list(
         next_cursor: list.next_cursor.map(|c| c.encode()),
     })
     .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    state.pages.put(&cache_key, &body, PAGE_TTL).await;
+    if cached {
+        state.pages.put(&cache_key, &body, state.page_ttl).await;
+    }
     Ok(with_etag(&req, body))
 }
-
-/// How long a favorites page stays cached (it can never be stale: see `list`).
-const PAGE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The first 128 bits of SHA-256 of `bytes`, in hex.
 fn digest_hex(bytes: &[u8]) -> String {

@@ -1,0 +1,559 @@
+//! `cargo xtask bench [--quick]`: the release server on MariaDB, seeded by the bench,
+//! driven by a load generator in this process (reqwest, a fixed number of connections,
+//! a warm-up, HDR histograms); writes `docs/benchmarks.md`.
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use hdrhistogram::Histogram;
+use soundshelf_app::auth::JwtKeys;
+use soundshelf_domain::UserId;
+use soundshelf_store::{DbConfig, PoolOptions, Store, demo, migrations};
+
+/// The JWT secret of the bench's own server.
+const SECRET: &str = "bench-secret-0123456789-abcdefghijklmnop";
+
+const CONCURRENCY: usize = 32;
+
+struct Sizes {
+    small_users: usize,
+    large_users: usize,
+    warmup: Duration,
+    duration: Duration,
+}
+
+/// One scenario's results.
+struct Run {
+    name: String,
+    requests: u64,
+    errors: u64,
+    seconds: f64,
+    hist: Histogram<u64>,
+    peak_rss_kb: Option<u64>,
+}
+
+impl Run {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+    fn ms(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+fn server_url() -> String {
+    std::env::var("TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A fresh database with the demo catalogue and `users` bench users of 50 favorites
+/// each (and a few download records).
+async fn seed(name: &str, users: usize) -> anyhow::Result<String> {
+    let url = format!("{}/{name}", server_url());
+    migrations::create_database_if_missing(&url).await?;
+    migrations::run_pending(&DbConfig::Mysql { url: url.clone() }).await?;
+    let store = Store::connect(
+        &DbConfig::Mysql { url: url.clone() },
+        PoolOptions::default(),
+    )
+    .await?;
+    demo::seed(&store, time::OffsetDateTime::now_utc()).await?;
+    let mut conn = AsyncMysqlConnection::establish(&url).await?;
+    let started = Instant::now();
+    for chunk in (0..users).collect::<Vec<_>>().chunks(500) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|u| {
+                format!("('bu_{u}', 'bench', 'active', 'vip', 1, 'user', '2026-01-01 00:00:00')")
+            })
+            .collect();
+        conn.batch_execute(&format!(
+            "INSERT INTO users (id, nickname, status, subscription_type, has_premium_access, role, created_at) VALUES {}",
+            rows.join(",")
+        ))
+        .await?;
+    }
+    let mut rows: Vec<String> = Vec::with_capacity(2000);
+    let insert = |rows: &[String]| {
+        format!(
+            "INSERT INTO user_favorites (id, user_id, item_id, item_type, item_data, search_title, created_at, updated_at) VALUES {}",
+            rows.join(",")
+        )
+    };
+    for u in 0..users {
+        for i in 0..50 {
+            let id = format!("fav_{}", ulid::Ulid::generate());
+            let at = format!("2026-01-01 00:{:02}:{:02}", i / 60, i % 60);
+            rows.push(format!(
+                "('{id}', 'bu_{u}', 'music_{i:03}', 'music', '{{\"title\":\"深度放松 {i}\",\"cover\":\"/c.jpg\",\"duration\":360}}', '深度放松 {i}', '{at}', '{at}')"
+            ));
+            if rows.len() == 2000 {
+                conn.batch_execute(&insert(&rows)).await?;
+                rows.clear();
+            }
+        }
+    }
+    if !rows.is_empty() {
+        conn.batch_execute(&insert(&rows)).await?;
+    }
+    eprintln!(
+        "seeded {name}: {users} users, {} favorites in {:.1?}",
+        users * 50,
+        started.elapsed()
+    );
+    Ok(url)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let bin =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/soundshelf");
+        let mut cmd = Command::new(bin);
+        cmd.env("DATABASE_URL", url)
+            .env("JWT_SECRET", SECRET)
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("LOG_LEVEL", "warn")
+            .env("DB_POOL_SIZE", "16")
+            .env("RATE_LIMIT_DOWNLOADS_PER_MINUTE", "1000000")
+            .env("PLAN_VIP_DAILY_DOWNLOADS", "1000000")
+            .env("PLAN_VIP_STORAGE_MB", "100000000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().context("starting target/release/soundshelf")?;
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Self { child, base });
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        bail!("the server did not start")
+    }
+
+    /// The server's peak resident memory so far, in kB.
+    fn peak_rss_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Request = Box<dyn Fn(&reqwest::Client, u64, usize) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// Drives `make` from `CONCURRENCY` tasks: a warm-up, then `duration` measured.
+async fn drive(name: &str, sizes: &Sizes, server: &Server, make: Request) -> Run {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap_or_default();
+    let make = Arc::new(make);
+    let mut tasks = tokio::task::JoinSet::new();
+    let warm_until = Instant::now() + sizes.warmup;
+    let end = warm_until + sizes.duration;
+    for task in 0..CONCURRENCY {
+        let (client, make) = (client.clone(), make.clone());
+        tasks.spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()));
+            let (mut n, mut errors, mut i) = (0u64, 0u64, 0u64);
+            loop {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                let started = Instant::now();
+                let ok = match make(&client, i, task).send().await {
+                    Ok(res) => {
+                        let ok = res.status().is_success();
+                        let _ = res.bytes().await;
+                        ok
+                    }
+                    Err(_) => false,
+                };
+                i += 1;
+                if started >= warm_until {
+                    let _ = hist.record(started.elapsed().as_micros() as u64);
+                    n += 1;
+                    if !ok {
+                        errors += 1;
+                    }
+                }
+            }
+            (hist, n, errors)
+        });
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap_or_else(|_| unreachable!());
+    let (mut requests, mut errors) = (0, 0);
+    for (h, n, e) in tasks.join_all().await {
+        let _ = hist.add(h);
+        requests += n;
+        errors += e;
+    }
+    let run = Run {
+        name: name.to_owned(),
+        requests,
+        errors,
+        seconds: sizes.duration.as_secs_f64(),
+        hist,
+        peak_rss_kb: server.peak_rss_kb(),
+    };
+    eprintln!(
+        "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+        run.rps(),
+        run.ms(0.5),
+        run.ms(0.99),
+        run.errors
+    );
+    run
+}
+
+fn tokens(users: usize) -> anyhow::Result<Arc<Vec<String>>> {
+    let keys = JwtKeys::new(&secrecy::SecretString::from(SECRET.to_owned()))?;
+    let tokens = (0..users)
+        .map(|u| {
+            keys.mint(
+                &UserId::parse(&format!("bu_{u}")).unwrap_or_else(|_| unreachable!()),
+                Duration::from_secs(3600),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(tokens))
+}
+
+/// Runs every scenario and writes `docs/benchmarks.md`.
+pub async fn run(quick: bool) -> anyhow::Result<()> {
+    let total = Instant::now();
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--quiet", "-p", "soundshelf-app"])
+        .status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let sizes = if quick {
+        Sizes {
+            small_users: 200,
+            large_users: 2_000,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(4),
+        }
+    } else {
+        Sizes {
+            small_users: 200,
+            large_users: 20_000,
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(10),
+        }
+    };
+    let tag = ulid::Ulid::generate().to_string().to_lowercase();
+    let small_db = format!("bench_small_{tag}");
+    let large_db = format!("bench_large_{tag}");
+    let small = seed(&small_db, sizes.small_users).await?;
+    let large = seed(&large_db, sizes.large_users).await?;
+    let result = scenarios(&sizes, &small, &large).await;
+    for url in [&small, &large] {
+        let _ = migrations::drop_database(url).await;
+    }
+    let runs = result?;
+    write_report(&runs, &sizes, quick, total.elapsed())?;
+    Ok(())
+}
+
+async fn scenarios(sizes: &Sizes, small: &str, large: &str) -> anyhow::Result<Vec<Run>> {
+    let users = sizes.small_users;
+    let tokens = tokens(users)?;
+    let mut runs = Vec::new();
+
+    let server = Server::start(small, &[])?;
+    let base = server.base.clone();
+    let b = base.clone();
+    runs.push(
+        drive(
+            "1. GET /health",
+            sizes,
+            &server,
+            Box::new(move |c, _, _| c.get(format!("{b}/health"))),
+        )
+        .await,
+    );
+    let (b, t) = (base.clone(), tokens.clone());
+    runs.push(
+        drive(
+            "2a. GET /api/favorites, cache warm",
+            sizes,
+            &server,
+            Box::new(move |c, i, task| {
+                c.get(format!("{b}/api/favorites"))
+                    .bearer_auth(&t[(i as usize * 7 + task) % t.len()])
+            }),
+        )
+        .await,
+    );
+    let (b, t) = (base.clone(), tokens.clone());
+    runs.push(
+        drive("3. add + delete a favorite", sizes, &server, Box::new(move |c, i, task| {
+            let token = &t[task % t.len()];
+            if i % 2 == 0 {
+                c.post(format!("{b}/api/favorites"))
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({"item_id": format!("bench_{task}"), "item_type": "music", "item_data": {"title": "t", "cover": "c", "duration": 1}}))
+            } else {
+                c.delete(format!("{b}/api/favorites/items/bench_{task}")).bearer_auth(token)
+            }
+        }))
+        .await,
+    );
+    let (b, t) = (base.clone(), tokens.clone());
+    runs.push(
+        drive(
+            "4. grants",
+            sizes,
+            &server,
+            Box::new(move |c, i, task| {
+                let music = format!("music_{:03}", (i % 12) + 1);
+                let quality = ["standard", "high", "lossless"][(i / 12 % 3) as usize];
+                c.get(format!(
+                    "{b}/api/music/download-url/{music}?quality={quality}"
+                ))
+                .bearer_auth(&t[(i as usize + task * 13) % t.len()])
+            }),
+        )
+        .await,
+    );
+    let (b, t) = (base.clone(), tokens.clone());
+    runs.push(
+        drive("5. PUT /api/favorites/sync, 100 changes", sizes, &server, Box::new(move |c, i, task| {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let changes: Vec<serde_json::Value> = (0..100)
+                .map(|k| {
+                    let ts = time::OffsetDateTime::from_unix_timestamp(now - 60 + k)
+                        .map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
+                        .unwrap_or_default();
+                    if (k + i as i64) % 2 == 0 {
+                        serde_json::json!({"item_id": format!("sync_{k}"), "action": "add", "timestamp": ts, "item_data": {"title": "s", "cover": "", "duration": 1}})
+                    } else {
+                        serde_json::json!({"item_id": format!("sync_{k}"), "action": "remove", "timestamp": ts})
+                    }
+                })
+                .collect();
+            c.put(format!("{b}/api/favorites/sync"))
+                .bearer_auth(&t[task % t.len()])
+                .json(&serde_json::json!({"last_sync_time": null, "local_changes": changes}))
+        }))
+        .await,
+    );
+    drop(server);
+
+    let cold = Server::start(small, &[("FAVORITES_CACHE_TTL", "0s")])?;
+    let (b, t) = (cold.base.clone(), tokens.clone());
+    runs.push(
+        drive(
+            "2b. GET /api/favorites, cache cold",
+            sizes,
+            &cold,
+            Box::new(move |c, i, task| {
+                c.get(format!("{b}/api/favorites"))
+                    .bearer_auth(&t[(i as usize * 7 + task) % t.len()])
+            }),
+        )
+        .await,
+    );
+    runs.push(list_run("6a. list, small table", sizes, &cold, tokens.clone()).await);
+    drop(cold);
+    let large_server = Server::start(large, &[("FAVORITES_CACHE_TTL", "0s")])?;
+    let large_tokens = tokens_subset(sizes.large_users)?;
+    runs.push(list_run("6b. list, large table", sizes, &large_server, large_tokens).await);
+    drop(large_server);
+    runs.push(db_ceiling(sizes, small, users).await?);
+    Ok(runs)
+}
+
+fn tokens_subset(users: usize) -> anyhow::Result<Arc<Vec<String>>> {
+    // Spread over the whole table: every 10th user.
+    let keys = JwtKeys::new(&secrecy::SecretString::from(SECRET.to_owned()))?;
+    let tokens = (0..users)
+        .step_by(10)
+        .map(|u| {
+            keys.mint(
+                &UserId::parse(&format!("bu_{u}")).unwrap_or_else(|_| unreachable!()),
+                Duration::from_secs(3600),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(tokens))
+}
+
+async fn list_run(name: &str, sizes: &Sizes, server: &Server, tokens: Arc<Vec<String>>) -> Run {
+    let b = server.base.clone();
+    drive(
+        name,
+        sizes,
+        server,
+        Box::new(move |c, i, task| {
+            c.get(format!("{b}/api/favorites"))
+                .bearer_auth(&tokens[(i as usize * 7 + task) % tokens.len()])
+        }),
+    )
+    .await
+}
+
+/// The statements of a cold list, sent straight to MariaDB from `CONCURRENCY`
+/// connections: the database's own ceiling for that work.
+async fn db_ceiling(sizes: &Sizes, url: &str, users: usize) -> anyhow::Result<Run> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let warm_until = Instant::now() + sizes.warmup;
+    let end = warm_until + sizes.duration;
+    for task in 0..CONCURRENCY {
+        let url = url.to_owned();
+        tasks.spawn(async move {
+            let mut conn = AsyncMysqlConnection::establish(&url).await?;
+            let mut hist = Histogram::<u64>::new(3)?;
+            let (mut n, mut i) = (0u64, 0usize);
+            while Instant::now() < end {
+                let user = format!("bu_{}", (i * 7 + task) % users);
+                let started = Instant::now();
+                conn.batch_execute(&format!(
+                    "SELECT favorites_version FROM users WHERE id = '{user}'; \
+                     SELECT COUNT(*) FROM user_favorites WHERE user_id = '{user}'; \
+                     SELECT id, user_id, item_id, item_type, item_data, created_at, updated_at FROM user_favorites \
+                     WHERE user_id = '{user}' ORDER BY created_at DESC, id DESC LIMIT 51"
+                ))
+                .await?;
+                i += 1;
+                if started >= warm_until {
+                    hist.record(started.elapsed().as_micros() as u64)?;
+                    n += 1;
+                }
+            }
+            anyhow::Ok((hist, n))
+        });
+    }
+    let mut hist = Histogram::<u64>::new(3)?;
+    let mut requests = 0;
+    for r in tasks.join_all().await {
+        let (h, n) = r?;
+        hist.add(h)?;
+        requests += n;
+    }
+    let run = Run {
+        name: "2c. the cold list's SQL straight to MariaDB".into(),
+        requests,
+        errors: 0,
+        seconds: sizes.duration.as_secs_f64(),
+        hist,
+        peak_rss_kb: None,
+    };
+    eprintln!("{}: {:.0} req/s", run.name, run.rps());
+    Ok(run)
+}
+
+fn write_report(runs: &[Run], sizes: &Sizes, quick: bool, took: Duration) -> anyhow::Result<()> {
+    let find = |prefix: &str| runs.iter().find(|r| r.name.starts_with(prefix));
+    let health = find("1.").map(Run::rps).unwrap_or(1.0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Written by `cargo xtask bench{}` ({} run, {:.0?} in all) on a {cores}-core machine, with the load generator \
+         ({CONCURRENCY} connections) on the same cores as the release server and MariaDB. Each scenario: {:?} warm-up, {:?} measured. \
+         Absolute numbers move with the machine; the ratios (measured in the same run) are what to compare.\n",
+        if quick { " --quick" } else { "" },
+        if quick { "a quick" } else { "a full" },
+        took,
+        sizes.warmup,
+        sizes.duration,
+    );
+    let _ = writeln!(
+        md,
+        "| scenario | req/s | × /health | p50 ms | p99 ms | p99.9 ms | errors | server peak RSS |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in runs {
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            r.name,
+            r.rps(),
+            r.rps() / health,
+            r.ms(0.5),
+            r.ms(0.99),
+            r.ms(0.999),
+            r.errors,
+            r.peak_rss_kb
+                .map_or("—".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
+        );
+    }
+    let ratio = |a: Option<&Run>, b: Option<&Run>, f: fn(&Run) -> f64| match (a, b) {
+        (Some(a), Some(b)) if f(b) > 0.0 => f(a) / f(b),
+        _ => f64::NAN,
+    };
+    let warm = ratio(find("2a."), find("1."), Run::rps);
+    let cold_vs_db = ratio(find("2b."), find("2c."), Run::rps);
+    let p50_growth = ratio(find("6b."), find("6a."), |r| r.ms(0.5));
+    let p99_growth = ratio(find("6b."), find("6a."), |r| r.ms(0.99));
+    let peak = runs.iter().filter_map(|r| r.peak_rss_kb).max().unwrap_or(0) as f64 / 1024.0;
+    let errors: u64 = runs.iter().map(|r| r.errors).sum();
+    let _ = writeln!(md, "\n## Targets\n");
+    let _ = writeln!(md, "| target | measured | |");
+    let _ = writeln!(md, "|---|---:|---|");
+    let verdict = |ok: bool| if ok { "met" } else { "missed" };
+    let _ = writeln!(
+        md,
+        "| warm list ≥ 40% of /health | {:.0}% | {} |",
+        warm * 100.0,
+        verdict(warm >= 0.4)
+    );
+    let _ = writeln!(
+        md,
+        "| cold list ≥ 60% of its SQL sent straight to MariaDB | {:.0}% | {} |",
+        cold_vs_db * 100.0,
+        verdict(cold_vs_db >= 0.6)
+    );
+    let _ = writeln!(md, "| zero errors | {errors} | {} |", verdict(errors == 0));
+    let _ = writeln!(
+        md,
+        "| peak RSS under 64 MB | {peak:.1} MB | {} |",
+        verdict(peak < 64.0)
+    );
+    let _ = writeln!(
+        md,
+        "| list latency with {} vs {} favorites rows within 1.5× | p50 {:.2}×, p99 {:.2}× | {} |",
+        sizes.large_users * 50,
+        sizes.small_users * 50,
+        p50_growth,
+        p99_growth,
+        verdict(p50_growth <= 1.5 && p99_growth <= 1.5)
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+    std::fs::write(&path, md)?;
+    eprintln!("wrote docs/benchmarks.md");
+    Ok(())
+}
