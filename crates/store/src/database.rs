@@ -113,8 +113,8 @@ pub(crate) fn sqlite_pragmas(busy_timeout: Duration) -> String {
 }
 
 /// Statements run on every new MySQL connection: utf8mb4 and UTC.
-pub(crate) const MYSQL_SESSION_SETUP: &str =
-    "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci; SET time_zone = '+00:00';";
+pub(crate) const MYSQL_SESSION_SETUP: &str = "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci; SET time_zone = '+00:00'; \
+     SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;";
 
 pub(crate) enum Db {
     Mysql(MysqlPool),
