@@ -27,23 +27,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when the
-/// peer is a trusted proxy.
+/// The client's address. When the socket peer is a trusted proxy, `X-Forwarded-For` is
+/// read from the right (the hop nearest to us) and trusted proxies are skipped: the first
+/// address not in `TRUSTED_PROXIES` is the client. Reading from the left would believe
+/// whatever a client wrote into its own `X-Forwarded-For`, since proxies append to it.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
         return "unknown".to_owned();
     };
-    if trusted.iter().any(|net| net.contains(&peer))
-        && let Some(first) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
-    {
-        return first.to_string();
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    resolve_client(peer, &forwarded, trusted).to_string()
+}
+
+fn resolve_client(peer: IpAddr, forwarded: &str, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer;
+    for hop in forwarded.rsplit(',') {
+        if !is_trusted(&client) {
+            break;
+        }
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => client = ip,
+            // A hop we cannot read: stop at the last address we could vouch for.
+            Err(_) => break,
+        }
     }
-    peer.to_string()
+    client
 }
 
 #[utoipa::path(get, path = "/files/{token}", tag = "downloads", params(("token" = String, Path, description = "the grant's token"), ("Range" = Option<String>, Header, description = "one byte range; a resume does not use a use")), responses((status = 200, description = "The file (local storage)", content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = Vec<u8>), (status = 302, description = "Redirect to the signed CDN URL (qiniu, oss)"), (status = 404, description = "TOKEN_NOT_FOUND", body = crate::openapi::ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED or DOWNLOAD_USES_EXCEEDED", body = crate::openapi::ErrorBody), (status = 416, description = "RANGE_NOT_SATISFIABLE", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
@@ -121,4 +135,66 @@ pub(crate) async fn redeem_head(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     redeem(req, state, path).await
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::resolve_client;
+    use ipnet::IpNet;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn untrusted_peer_is_the_client_whatever_it_forwards() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            resolve_client(ip("203.0.113.9"), "1.2.3.4", &trusted),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn trusted_proxy_forwards_the_client() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            resolve_client(ip("10.0.0.2"), "198.51.100.7", &trusted),
+            ip("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn a_spoofed_leftmost_hop_is_not_believed() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        // The client wrote "1.2.3.4" itself; nginx appended the real address.
+        assert_eq!(
+            resolve_client(ip("10.0.0.2"), "1.2.3.4, 198.51.100.7", &trusted),
+            ip("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn chains_of_trusted_proxies_are_walked() {
+        let trusted = nets(&["10.0.0.0/8", "::1/128"]);
+        assert_eq!(
+            resolve_client(ip("::1"), "198.51.100.7, 10.1.1.1, 10.2.2.2", &trusted),
+            ip("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn garbage_hops_stop_the_walk() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            resolve_client(ip("10.0.0.2"), "198.51.100.7, junk", &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(resolve_client(ip("10.0.0.2"), "", &trusted), ip("10.0.0.2"));
+    }
 }
