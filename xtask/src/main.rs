@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 mod bench;
+mod deploy;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -37,6 +38,9 @@ enum Task {
     },
     /// Write the OpenAPI document the code generates to docs/openapi.json.
     Openapi,
+    /// Check deploy/nginx.conf with the local nginx (`nginx -t`), rendered for loopback
+    /// ports, with a throw-away self-signed certificate when openssl is installed.
+    NginxCheck,
     /// Print a JWT for a user, signed with the configured secret.
     Token {
         /// The user id (claim `sub`).
@@ -86,6 +90,7 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("wrote docs/openapi.json");
             }
+            Task::NginxCheck => deploy::check_shipped_config()?,
             Task::Token { user_id, ttl } => {
                 let settings = Settings::from_env()?;
                 let user = UserId::parse(&user_id).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -25,6 +25,12 @@ struct Cli {
 enum Command {
     /// Run the HTTP server (the default).
     Serve,
+    /// Create the MySQL database if missing and apply pending migrations, then exit
+    /// (what a deployment runs once before starting new instances).
+    Migrate,
+    /// Exit 0 when the server at BIND answers `GET /health` with 200 within 3 s, else 1
+    /// (the container HEALTHCHECK; the runtime image carries no curl).
+    Healthcheck,
     /// Print the signed CDN URL the configured backend (qiniu or oss) would redirect a
     /// download of this track to, to check the CDN set-up with a browser or curl.
     SignUrl {
@@ -95,6 +101,9 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Healthcheck) = &cli.command {
+        return healthcheck(settings.bind);
+    }
     let run_job = match &cli.command {
         Some(Command::Jobs {
             command: JobsCommand::Run { name },
@@ -118,9 +127,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let migrate_only = matches!(cli.command, Some(Command::Migrate));
     let result = runtime.block_on(async {
         match run_job {
             Some(job) => run_job_now(settings, job).await,
+            None if migrate_only => migrate_now(settings).await,
             None => serve(settings).await,
         }
     });
@@ -147,6 +158,53 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// `soundshelf migrate`.
+async fn migrate_now(settings: Settings) -> anyhow::Result<()> {
+    let applied = soundshelf_app::startup::migrate(&settings.data).await?;
+    if applied.is_empty() {
+        println!("migrations: the database is up to date");
+    } else {
+        println!("migrations applied: {}", applied.join(", "));
+    }
+    Ok(())
+}
+
+/// `soundshelf healthcheck`: a plain HTTP/1.0 `GET /health` to the configured address.
+fn healthcheck(bind: std::net::SocketAddr) -> ExitCode {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+
+    let timeout = Duration::from_secs(3);
+    let probe = || -> std::io::Result<bool> {
+        let mut addr = bind;
+        // A server bound to every interface is reached on loopback.
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.") && &head[9..12] == b"200")
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("unhealthy: /health did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `soundshelf jobs run <name>`.
