@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod bench;
 mod deploy;
+mod e2e;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -38,6 +39,10 @@ enum Task {
     },
     /// Write the OpenAPI document the code generates to docs/openapi.json.
     Openapi,
+    /// Two release instances on MariaDB and Redis behind nginx (deploy/nginx.conf on
+    /// loopback ports) and a scripted user session through nginx, with one instance
+    /// stopped mid-run. Stops and removes everything it started.
+    E2e,
     /// Check deploy/nginx.conf with the local nginx (`nginx -t`), rendered for loopback
     /// ports, with a throw-away self-signed certificate when openssl is installed.
     NginxCheck,
@@ -90,6 +95,7 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("wrote docs/openapi.json");
             }
+            Task::E2e => e2e::run().await?,
             Task::NginxCheck => deploy::check_shipped_config()?,
             Task::Token { user_id, ttl } => {
                 let settings = Settings::from_env()?;
