@@ -254,6 +254,55 @@ mod tests {
         }
     }
 
+    /// The installed compose client: `docker compose` (v2) or `docker-compose` (v1).
+    fn compose_client() -> Option<Vec<&'static str>> {
+        let works = |cmd: &[&str]| {
+            Command::new(cmd[0])
+                .args(&cmd[1..])
+                .arg("version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        [vec!["docker", "compose"], vec!["docker-compose"]]
+            .into_iter()
+            .find(|c| works(c))
+    }
+
+    #[test]
+    fn compose_parses_the_shipped_file() {
+        let Some(client) = compose_client() else {
+            eprintln!(
+                "SKIPPED: no compose client (docker compose or docker-compose) is installed; deploy/docker-compose.yml was not parsed"
+            );
+            return;
+        };
+        // A copy beside an .env made from the example, as an operator would set it up.
+        let dir = tempfile::tempdir().unwrap();
+        let deploy = repo_root().join("deploy");
+        std::fs::copy(
+            deploy.join("docker-compose.yml"),
+            dir.path().join("docker-compose.yml"),
+        )
+        .unwrap();
+        std::fs::copy(deploy.join(".env.example"), dir.path().join(".env")).unwrap();
+        let output = Command::new(client[0])
+            .args(&client[1..])
+            .arg("-f")
+            .arg(dir.path().join("docker-compose.yml"))
+            .args(["config", "-q"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{} config refused deploy/docker-compose.yml:\n{}",
+            client.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// `name=value` lines of `deploy/.env.example`.
     fn env_example() -> Vec<(String, String)> {
         std::fs::read_to_string(repo_root().join("deploy/.env.example"))
