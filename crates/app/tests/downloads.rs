@@ -382,7 +382,13 @@ async fn tokens_expire_and_unknown_tokens_are_not_found(backend: Backend) {
 }
 
 async fn every_redemption_attempt_is_logged_with_the_real_client(backend: Backend) {
-    for (trusted, expect_ip) in [(None, "127.0.0.1"), (Some("127.0.0.0/8"), "203.0.113.9")] {
+    // X-Forwarded-For is read from the right, past trusted proxies only: with just the
+    // local peer trusted, 10.0.0.1 (the hop that reached it) is the client.
+    for (trusted, expect_ip) in [
+        (None, "127.0.0.1"),
+        (Some("127.0.0.0/8"), "10.0.0.1"),
+        (Some("127.0.0.0/8,10.0.0.0/8"), "203.0.113.9"),
+    ] {
         let mut vars = vec![];
         if let Some(t) = trusted {
             vars.push(("TRUSTED_PROXIES", t));
