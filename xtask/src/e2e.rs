@@ -281,8 +281,14 @@ async fn user_session(setup: &Setup, base: &str, vip: &str, admin: &str) -> anyh
     let resp = client
         .get(format!("{base}/api/favorites"))
         .bearer_auth(vip)
+        .header("X-Request-Id", "e2e-request-1")
         .send()
         .await?;
+    let echoed: Vec<_> = resp.headers().get_all("x-request-id").iter().collect();
+    ensure!(
+        echoed.len() == 1 && echoed[0] == "e2e-request-1",
+        "X-Request-Id through nginx: {echoed:?}"
+    );
     let list = json_of(resp, "GET /api/favorites", 200).await?;
     ensure!(
         list["total"] == 1 && list["data"][0]["item_id"] == "music_001",
