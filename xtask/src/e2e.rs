@@ -1,4 +1,5 @@
-//! `cargo xtask e2e`: the deployment of `deploy/` on this machine. Two release instances
+//! `cargo xtask e2e [--debug]`: the deployment of `deploy/` on this machine. Two instances
+//! (the release build, or with `--debug` the debug build)
 //! on MariaDB and Redis (the local servers, a fresh database and key prefix), Debian's
 //! nginx with `deploy/nginx.conf` rendered for loopback ports (plain HTTP, the same
 //! locations), and a scripted user session through nginx. Everything it starts, creates
@@ -10,7 +11,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -82,11 +83,14 @@ struct Setup {
 }
 
 /// Runs the e2e session; cleans up whatever happens.
-pub async fn run() -> anyhow::Result<()> {
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "-p", "soundshelf-app"])
-        .status()?;
-    ensure!(status.success(), "release build failed");
+pub async fn run(debug: bool) -> anyhow::Result<()> {
+    let mut build = Command::new("cargo");
+    build.args(["build", "--quiet", "-p", "soundshelf-app"]);
+    if !debug {
+        build.arg("--release");
+    }
+    ensure!(build.status()?.success(), "the build failed");
+    let profile = if debug { "debug" } else { "release" };
     let nginx =
         deploy::nginx_binary().context("nginx is not installed (apt-get install nginx-light)")?;
     let tag = ulid::Ulid::generate().to_string().to_lowercase();
@@ -98,7 +102,7 @@ pub async fn run() -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&setup.dir)?;
     let started = Instant::now();
-    let result = session(&nginx, &setup).await;
+    let result = session(&nginx, &setup, profile).await;
     // Clean-up, pass or fail.
     let _ = migrations::drop_database(&setup.db_url).await;
     if let Ok(redis) = soundshelf_redis::Redis::new(&redis_url(), &setup.prefix) {
@@ -108,12 +112,25 @@ pub async fn run() -> anyhow::Result<()> {
         eprintln!("e2e: logs of the failed run:");
         for log in ["app1.log", "app2.log", "nginx.log"] {
             if let Ok(text) = std::fs::read_to_string(setup.dir.join(log)) {
-                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                let tail: Vec<&str> = text
+                    .lines()
+                    .rev()
+                    .filter(|l| !l.contains("limiting requests"))
+                    .take(20)
+                    .collect();
                 eprintln!("--- {log} (last lines)");
                 for line in tail.into_iter().rev() {
                     eprintln!("{line}");
                 }
             }
+        }
+    }
+    if result.is_err()
+        && let Ok(text) = std::fs::read_to_string(setup.dir.join("access.log"))
+    {
+        eprintln!("--- access.log, answers of 500 and up");
+        for line in text.lines().filter(|l| l.contains("\"status\":5")) {
+            eprintln!("{line}");
         }
     }
     let _ = std::fs::remove_dir_all(&setup.dir);
@@ -122,8 +139,14 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_app(name: &'static str, setup: &Setup, port: u16, first: bool) -> anyhow::Result<Proc> {
-    let bin = deploy::repo_root().join("target/release/soundshelf");
+fn start_app(
+    name: &'static str,
+    setup: &Setup,
+    profile: &str,
+    port: u16,
+    first: bool,
+) -> anyhow::Result<Proc> {
+    let bin = deploy::repo_root().join(format!("target/{profile}/soundshelf"));
     let log = std::fs::File::create(setup.dir.join(format!("{name}.log")))?;
     let child = Command::new(bin)
         .current_dir(&setup.dir)
@@ -146,7 +169,7 @@ fn start_app(name: &'static str, setup: &Setup, port: u16, first: bool) -> anyho
         .env("WORKERS", "2")
         .env("LOG_LEVEL", "warn")
         .env("LOG_FORMAT", "json")
-        .stdout(Stdio::null())
+        .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
         .with_context(|| format!("starting {name}"))?;
@@ -186,11 +209,11 @@ async fn json_of(resp: reqwest::Response, what: &str, want: u16) -> anyhow::Resu
     Ok(value)
 }
 
-async fn session(nginx: &Path, setup: &Setup) -> anyhow::Result<()> {
+async fn session(nginx: &Path, setup: &Setup, profile: &str) -> anyhow::Result<()> {
     let (p1, p2, redirect_port) = (free_port()?, free_port()?, free_port()?);
-    let mut app1 = start_app("app1", setup, p1, true)?;
+    let mut app1 = start_app("app1", setup, profile, p1, true)?;
     wait_healthy("app1", &format!("http://127.0.0.1:{p1}/health")).await?;
-    let mut app2 = start_app("app2", setup, p2, false)?;
+    let mut app2 = start_app("app2", setup, profile, p2, false)?;
     wait_healthy("app2", &format!("http://127.0.0.1:{p2}/health")).await?;
 
     let conf = std::fs::read_to_string(deploy::repo_root().join("deploy/nginx.conf"))?;
@@ -228,7 +251,9 @@ async fn session(nginx: &Path, setup: &Setup) -> anyhow::Result<()> {
     };
     let base = format!("http://127.0.0.1:{}", setup.api_port);
     wait_healthy("nginx", &format!("{base}/health")).await?;
-    println!("e2e: nginx on {base} in front of 127.0.0.1:{p1} and 127.0.0.1:{p2}");
+    println!(
+        "e2e: nginx on {base} in front of {profile} instances on 127.0.0.1:{p1} and 127.0.0.1:{p2}"
+    );
 
     let keys = JwtKeys::new(&secrecy::SecretString::from(SECRET.to_owned()))?;
     let token = |user: &str| -> anyhow::Result<String> {

@@ -42,7 +42,13 @@ enum Task {
     /// Two release instances on MariaDB and Redis behind nginx (deploy/nginx.conf on
     /// loopback ports) and a scripted user session through nginx, with one instance
     /// stopped mid-run. Stops and removes everything it started.
-    E2e,
+    E2e {
+        /// Use the debug build (what `cargo test` has just built) instead of compiling a
+        /// release build: the behaviour checked does not depend on optimisation, and the
+        /// test command stays within its time budget.
+        #[arg(long)]
+        debug: bool,
+    },
     /// Check deploy/nginx.conf with the local nginx (`nginx -t`), rendered for loopback
     /// ports, with a throw-away self-signed certificate when openssl is installed.
     NginxCheck,
@@ -95,7 +101,7 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("wrote docs/openapi.json");
             }
-            Task::E2e => e2e::run().await?,
+            Task::E2e { debug } => e2e::run(debug).await?,
             Task::NginxCheck => deploy::check_shipped_config()?,
             Task::Token { user_id, ttl } => {
                 let settings = Settings::from_env()?;
