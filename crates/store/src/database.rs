@@ -129,6 +129,11 @@ pub struct Store {
     pub(crate) clock: Arc<dyn Clock>,
     /// Statements sent on this store's connections, for tests and metrics.
     statements: Arc<AtomicU64>,
+    /// The runtime the store was opened on. Every operation runs there, so the pool's
+    /// connections belong to one runtime that outlives the HTTP workers: a connection
+    /// opened on a worker's runtime would fail ("the Tokio context is being shut down")
+    /// when that worker stops before the others during a graceful shutdown.
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl fmt::Debug for Store {
@@ -228,7 +233,7 @@ macro_rules! detached {
     ($self:ident as $store:ident, ($($arg:ident),*) => $call:expr) => {{
         $(let $arg = $arg.to_owned();)*
         let $store = $self.clone();
-        tokio::spawn(async move {
+        $self.runtime.spawn(async move {
             $(let $arg = &$arg;)*
             $call.await
         })
@@ -286,6 +291,7 @@ impl Store {
             db: Arc::new(db),
             clock: Arc::new(SystemClock),
             statements,
+            runtime: tokio::runtime::Handle::current(),
         };
         store.ping().await?;
         Ok(store)

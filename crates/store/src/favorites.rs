@@ -266,7 +266,9 @@ impl FavoriteStore for Store {
     ) -> Result<OffsetDateTime, StoreError> {
         // As `detached!`, with the planner moved rather than cloned.
         let (store, user, items) = (self.clone(), user.clone(), items.to_vec());
-        tokio::spawn(async move { store.sync_favorites(&user, &items, since, planner).await })
+        let runtime = self.runtime.clone();
+        runtime
+            .spawn(async move { store.sync_favorites(&user, &items, since, planner).await })
             .await
             .map_err(|e| StoreError::Internal(Box::new(e)))?
     }
