@@ -45,7 +45,8 @@ impl Run {
     }
 }
 
-fn server_url() -> String {
+/// The MariaDB server the bench and the e2e run create their databases on.
+pub(crate) fn server_url() -> String {
     std::env::var("TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
         .trim_end_matches('/')

@@ -21,6 +21,7 @@ use soundshelf_app::auth::JwtKeys;
 use soundshelf_domain::UserId;
 use soundshelf_store::migrations;
 
+use crate::bench::server_url;
 use crate::deploy::{self, Loopback};
 
 const SECRET: &str = "e2e-secret-0123456789-abcdefghijklmnopqrs";
@@ -62,13 +63,6 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-fn server_url() -> String {
-    std::env::var("TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
-        .trim_end_matches('/')
-        .to_owned()
 }
 
 fn redis_url() -> String {
