@@ -68,7 +68,7 @@ impl DataSettings {
     }
 
     /// Reads `DATABASE_URL` (or `DB_HOST` …), `DATA_DIR`, `LOCAL_STORAGE_DIR`,
-    /// `DB_POOL_SIZE` and `DB_TIMEOUT` through `get`.
+    /// `DB_POOL_SIZE`, `DB_TIMEOUT` and `DB_QUERY_TIMEOUT` through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
@@ -87,9 +87,13 @@ impl DataSettings {
                 None => defaults.max_size,
             },
             timeout: duration(&get, "DB_TIMEOUT", defaults.timeout)?,
+            query_timeout: duration(&get, "DB_QUERY_TIMEOUT", defaults.query_timeout)?,
         };
         if pool.timeout.is_zero() {
             return Err(bad("DB_TIMEOUT", "must be longer than zero"));
+        }
+        if pool.query_timeout < pool.timeout {
+            return Err(bad("DB_QUERY_TIMEOUT", "must be at least DB_TIMEOUT"));
         }
         Ok(Self {
             database,
@@ -721,6 +725,7 @@ mod tests {
             ("SEED_DEMO", "2"),
             ("DB_POOL_SIZE", "0"),
             ("DB_TIMEOUT", "5"),
+            ("DB_QUERY_TIMEOUT", "1s"),
             ("AUTH_CACHE_TTL", "31s"),
             ("WORKERS", "many"),
             ("DB_PORT", "x"),

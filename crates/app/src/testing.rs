@@ -37,7 +37,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the app with extra environment `vars`.
 pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
-    let db = TestDb::empty(backend).await;
+    spawn_app_on(TestDb::empty(backend).await, vars).await
+}
+
+/// Starts the app on the (empty) database `db` with extra environment `vars`.
+pub async fn spawn_app_on(db: TestDb, vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let database_url = match &db.config {
         DbConfig::Mysql { url } => url.clone(),

@@ -87,9 +87,14 @@ pub enum Backend {
 pub struct PoolOptions {
     /// The most connections held open.
     pub max_size: usize,
-    /// How long a request waits for a connection (and a new connection may take to open)
-    /// before the store answers `Unavailable`.
+    /// How long an operation waits for a connection, all told (for a free slot, for a
+    /// new connection to open or a pooled one to answer its check), before the store
+    /// answers `Unavailable`.
     pub timeout: Duration,
+    /// How long a caller waits for a whole operation before the store answers
+    /// `Unavailable`. The operation itself is not cut off: it commits or rolls back on
+    /// its own, so its effects are all there or none are.
+    pub query_timeout: Duration,
 }
 
 impl Default for PoolOptions {
@@ -97,6 +102,7 @@ impl Default for PoolOptions {
         Self {
             max_size: 10,
             timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -134,6 +140,8 @@ pub struct Store {
     /// opened on a worker's runtime would fail ("the Tokio context is being shut down")
     /// when that worker stops before the others during a graceful shutdown.
     pub(crate) runtime: tokio::runtime::Handle,
+    /// The bounds on waiting for a connection and for an operation.
+    pub(crate) options: PoolOptions,
 }
 
 impl fmt::Debug for Store {
@@ -150,12 +158,12 @@ macro_rules! with_conn {
     ($store:expr, $conn:ident => $body:expr) => {
         match &*$store.db {
             $crate::database::Db::Mysql(pool) => {
-                let mut guard = pool.get().await.map_err($crate::error::pool_error)?;
+                let mut guard = $crate::database::checkout(pool, $store.options.timeout).await?;
                 let $conn: &mut diesel_async::AsyncMysqlConnection = &mut guard;
                 $body
             }
             $crate::database::Db::Sqlite(pool) => {
-                let mut guard = pool.get().await.map_err($crate::error::pool_error)?;
+                let mut guard = $crate::database::checkout(pool, $store.options.timeout).await?;
                 let $conn: &mut $crate::database::SqliteConn = &mut guard;
                 $body
             }
@@ -163,6 +171,22 @@ macro_rules! with_conn {
     };
 }
 pub(crate) use with_conn;
+
+/// A connection from `pool`, waiting `timeout` at most all told: the pool bounds each
+/// step (a free slot, opening a connection, checking a pooled one) by it, and a
+/// database that hangs would otherwise cost a caller two or three of them.
+pub(crate) async fn checkout<M: deadpool::managed::Manager>(
+    pool: &deadpool::managed::Pool<M>,
+    timeout: Duration,
+) -> Result<deadpool::managed::Object<M>, StoreError>
+where
+    deadpool::managed::PoolError<M::Error>: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(timeout, pool.get()).await {
+        Ok(conn) => conn.map_err(pool_error),
+        Err(elapsed) => Err(pool_error(elapsed)),
+    }
+}
 
 /// Takes `$user`'s lock: a write to the user's row, which MySQL locks until the
 /// transaction ends and SQLite answers by taking its write lock. `$bump` adds to the
@@ -233,12 +257,14 @@ macro_rules! detached {
     ($self:ident as $store:ident, ($($arg:ident),*) => $call:expr) => {{
         $(let $arg = $arg.to_owned();)*
         let $store = $self.clone();
-        $self.runtime.spawn(async move {
+        let task = $self.runtime.spawn(async move {
             $(let $arg = &$arg;)*
             $call.await
-        })
-        .await
-        .map_err(|e| soundshelf_ports::StoreError::Internal(Box::new(e)))?
+        });
+        match tokio::time::timeout($self.options.query_timeout, task).await {
+            Ok(done) => done.map_err(|e| soundshelf_ports::StoreError::Internal(Box::new(e)))?,
+            Err(elapsed) => Err(soundshelf_ports::StoreError::Unavailable(Box::new(elapsed))),
+        }
     }};
 }
 pub(crate) use detached;
@@ -292,6 +318,7 @@ impl Store {
             clock: Arc::new(SystemClock),
             statements,
             runtime: tokio::runtime::Handle::current(),
+            options,
         };
         store.ping().await?;
         Ok(store)

@@ -201,3 +201,147 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// A MariaDB server of the test's own: a data folder made by `mariadb-install-db` in a
+/// temporary folder, `mariadbd` on a free loopback port. It can be killed and started
+/// again on the same data and port, to test what the app does while its database is
+/// gone. Everything is removed when the guard is dropped.
+#[derive(Debug)]
+pub struct OwnMariaDb {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl OwnMariaDb {
+    /// Installs a data folder and starts the server on it (about 3 s). `None`, with a
+    /// message, when the MariaDB server programs are not installed.
+    pub fn start() -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        // Its own temporary folder too: servers installed at the same moment would
+        // otherwise collide on temporary table names in /tmp.
+        std::fs::create_dir(dir.path().join("tmp")).unwrap_or_else(|e| panic!("tmp: {e}"));
+        let installed = std::process::Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.path().join("data").display()))
+            .arg(format!("--tmpdir={}", dir.path().join("tmp").display()))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--user=root",
+            ])
+            .output();
+        match installed {
+            Err(e) => {
+                eprintln!("skipped: mariadb-install-db could not run ({e})");
+                return None;
+            }
+            Ok(out) if !out.status.success() => panic!(
+                "mariadb-install-db failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Ok(_) => {}
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap_or_else(|e| panic!("free port: {e}"))
+            .port();
+        let mut this = Self {
+            port,
+            dir,
+            child: None,
+        };
+        this.restart();
+        Some(this)
+    }
+
+    /// The server's URL without a database name.
+    pub fn server_url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on the same data and port, and waits until it accepts
+    /// connections.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let path = self.dir.path();
+        let child = std::process::Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", path.join("data").display()))
+            .arg(format!("--socket={}", path.join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", path.join("mysqld.pid").display()))
+            .arg(format!("--log-error={}", path.join("error.log").display()))
+            .arg(format!("--tmpdir={}", path.join("tmp").display()))
+            .arg(format!("--port={}", self.port))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("mariadbd: {e}"));
+        self.child = Some(child);
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(path.join("error.log")).unwrap_or_default();
+        panic!("mariadbd did not start on {}:\n{log}", self.port);
+    }
+
+    /// Kills the server at once (SIGKILL: no goodbye to its clients), and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // A frozen process dies of SIGKILL too; it is woken so that it goes at once.
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers — a database
+    /// host that hangs or a network that drops packets.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().unwrap_or_else(|| panic!("not running"));
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("kill: {e}"));
+        assert!(status.success(), "kill {signal} failed");
+    }
+
+    /// A fresh database on this server, dropped with the server.
+    pub async fn database(&self) -> TestDb {
+        let url = format!("{}/app", self.server_url());
+        create_database_if_missing(&url)
+            .await
+            .unwrap_or_else(|e| panic!("create database: {e}"));
+        TestDb {
+            config: DbConfig::Mysql { url },
+            _dir: None,
+            owned: false,
+        }
+    }
+}
+
+impl Drop for OwnMariaDb {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
