@@ -7,8 +7,12 @@
 use std::time::Duration;
 
 mod bench;
+mod crash;
 mod deploy;
 mod e2e;
+mod schemathesis;
+mod server;
+mod soak;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -46,6 +50,38 @@ enum Task {
         /// Use the debug build (what `cargo test` has just built) instead of compiling a
         /// release build: the behaviour checked does not depend on optimisation, and the
         /// test command stays within its time budget.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Kill the server (SIGKILL) at random moments during a 500-change sync and a burst
+    /// of grants, on a fresh MariaDB database, and check after each kill that every
+    /// request's effects are all there or all absent.
+    Crash {
+        /// How many runs, each ended by a kill.
+        #[arg(long, default_value_t = 100)]
+        kills: usize,
+        /// Use the debug build instead of compiling a release build.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Schemathesis (pip install schemathesis) against the server's /api/openapi.json on
+    /// a fresh MariaDB database: no 5xx, and every answer as documented.
+    Schemathesis {
+        /// Test cases generated per operation.
+        #[arg(long, default_value_t = 100)]
+        max_examples: u32,
+        /// Use the debug build instead of compiling a release build.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Mixed traffic against the server on MariaDB and Redis for a while: reports errors
+    /// (the run fails on any), latency percentiles over time, and memory growth after
+    /// the warm-up (the run fails past a fixed bound).
+    Soak {
+        /// How long to run.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Use the debug build instead of compiling a release build.
         #[arg(long)]
         debug: bool,
     },
@@ -95,13 +131,18 @@ fn main() -> anyhow::Result<()> {
             }
             Task::Bench { quick } => bench::run(quick).await?,
             Task::Openapi => {
-                let path =
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+                let path = deploy::repo_root().join("docs/openapi.json");
                 std::fs::write(&path, soundshelf_app::openapi::document())
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("wrote docs/openapi.json");
             }
             Task::E2e { debug } => e2e::run(debug).await?,
+            Task::Crash { kills, debug } => crash::run(kills, debug).await?,
+            Task::Schemathesis {
+                max_examples,
+                debug,
+            } => schemathesis::run(max_examples, debug).await?,
+            Task::Soak { minutes, debug } => soak::run(minutes, debug).await?,
             Task::NginxCheck => deploy::check_shipped_config()?,
             Task::Token { user_id, ttl } => {
                 let settings = Settings::from_env()?;

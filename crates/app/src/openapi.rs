@@ -73,11 +73,15 @@ pub(crate) enum ItemType {
 /// The client's description of an item: ≤ 8 KiB of compact JSON; other keys are kept.
 #[derive(ToSchema)]
 pub(crate) struct ItemData {
-    /// 1–200 characters.
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
+    #[schema(max_length = 2048)]
     cover: String,
     /// Seconds, ≥ 0.
+    #[schema(minimum = 0)]
     duration: f64,
+    #[schema(max_length = 2048)]
     category: Option<String>,
     metadata: Option<JsonObject>,
 }
@@ -105,7 +109,7 @@ pub(crate) struct Favorite {
 /// `POST /api/favorites`.
 #[derive(ToSchema)]
 pub(crate) struct AddFavorite {
-    /// `^[A-Za-z0-9_-]{1,36}$`.
+    #[schema(example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
     item_id: String,
     item_type: ItemType,
     item_data: ItemData,
@@ -148,6 +152,7 @@ pub(crate) enum SyncAction {
 /// One offline change.
 #[derive(ToSchema)]
 pub(crate) struct LocalChange {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,36}$")]
     item_id: String,
     action: SyncAction,
     #[schema(format = DateTime)]
@@ -161,6 +166,8 @@ pub(crate) struct LocalChange {
 pub(crate) struct SyncRequest {
     #[schema(format = DateTime)]
     last_sync_time: Option<String>,
+    /// At most 500 (more: 413). Not stated as `maxItems`: Schemathesis cannot build a
+    /// body of that size within its budget and reports its own error instead.
     local_changes: Vec<LocalChange>,
 }
 
@@ -240,12 +247,14 @@ pub(crate) enum DownloadStatus {
 /// `POST /api/downloads` (status `expired` is the server's only).
 #[derive(ToSchema)]
 pub(crate) struct ReportDownload {
+    #[schema(example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
     music_id: String,
     quality: Option<Quality>,
     status: DownloadStatus,
-    /// 0–100.
+    #[schema(minimum = 0, maximum = 100)]
     progress: Option<u8>,
-    /// ≤ 1000 characters; kept for `failed`.
+    /// Kept for `failed`.
+    #[schema(max_length = 1000)]
     error_message: Option<String>,
     /// Ignored: the size is the catalogue's.
     file_size: Option<u64>,
@@ -313,6 +322,22 @@ pub(crate) struct DataBody {
     data: JsonObject,
 }
 
+/// A success envelope whose `data` is a list of objects described in the route's text.
+#[derive(ToSchema)]
+pub(crate) struct DataListBody {
+    success: bool,
+    data: Vec<JsonObject>,
+}
+
+/// A success envelope whose `data` is one object or a list of them, as the route's text
+/// says.
+#[derive(ToSchema)]
+pub(crate) struct DataOneOrListBody {
+    success: bool,
+    #[schema(value_type = Value)]
+    data: Value,
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -359,7 +384,7 @@ impl Modify for BearerAuth {
         routes::admin::abnormal,
         routes::admin::reports
     ),
-    components(schemas(ErrorBody, ErrorCode, MessageBody, DataBody, JsonObject, ItemType, ItemData, Favorite, AddFavorite, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, LocalChange, SyncRequest, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, ReportDownload, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
+    components(schemas(ErrorBody, ErrorCode, MessageBody, DataBody, DataListBody, DataOneOrListBody, JsonObject, ItemType, ItemData, Favorite, AddFavorite, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, LocalChange, SyncRequest, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, ReportDownload, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
