@@ -343,6 +343,13 @@ pub struct Settings {
     pub auth_cache_ttl: Duration,
     /// HTTP worker threads (`WORKERS`, default: one per core).
     pub workers: Option<usize>,
+    /// How long a client may take to send a request's head (`HTTP_HEADER_TIMEOUT`,
+    /// default `10s`); then 408 and the connection is closed.
+    pub header_timeout: Duration,
+    /// How long a request may take from its head to its answer, reading the body
+    /// included (`HTTP_REQUEST_TIMEOUT`, default `60s`); then 408 `REQUEST_TIMEOUT`.
+    /// A file being streamed is not cut off: the answer has begun.
+    pub request_timeout: Duration,
     /// Downloads: quotas, tokens, rate limit, trusted proxies.
     pub downloads: DownloadSettings,
     /// How long a favorites page stays cached (`FAVORITES_CACHE_TTL`, default `30s`;
@@ -447,6 +454,15 @@ impl Settings {
             None => None,
         };
 
+        let header_timeout = duration(&get, "HTTP_HEADER_TIMEOUT", Duration::from_secs(10))?;
+        if header_timeout.is_zero() {
+            return Err(bad("HTTP_HEADER_TIMEOUT", "must be longer than zero"));
+        }
+        let request_timeout = duration(&get, "HTTP_REQUEST_TIMEOUT", Duration::from_secs(60))?;
+        if request_timeout.is_zero() {
+            return Err(bad("HTTP_REQUEST_TIMEOUT", "must be longer than zero"));
+        }
+
         let downloads = DownloadSettings::from_lookup(&get)?;
         let redis = match get("REDIS_URL") {
             None => None,
@@ -487,6 +503,8 @@ impl Settings {
             seed_demo,
             auth_cache_ttl,
             workers,
+            header_timeout,
+            request_timeout,
         })
     }
 }
@@ -728,6 +746,8 @@ mod tests {
             ("DB_QUERY_TIMEOUT", "1s"),
             ("AUTH_CACHE_TTL", "31s"),
             ("WORKERS", "many"),
+            ("HTTP_HEADER_TIMEOUT", "0s"),
+            ("HTTP_REQUEST_TIMEOUT", "1"),
             ("DB_PORT", "x"),
             ("PLAN_FREE_DAILY_DOWNLOADS", "-1"),
             ("PLAN_VIP_STORAGE_MB", "lots"),

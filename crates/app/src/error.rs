@@ -102,6 +102,9 @@ pub enum ApiError {
     /// 413 `PAYLOAD_TOO_LARGE`.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 408 `REQUEST_TIMEOUT`: the request took longer than `HTTP_REQUEST_TIMEOUT`.
+    #[error("request timeout")]
+    RequestTimeout,
     /// 503 `UNAVAILABLE`, with `Retry-After`.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -155,6 +158,7 @@ impl ApiError {
             Self::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -189,6 +193,7 @@ impl ApiError {
             Self::MethodNotAllowed => "请求方法不被允许",
             Self::AlreadyFavorited => "已经收藏过了",
             Self::PayloadTooLarge => "请求体过大",
+            Self::RequestTimeout => "请求超时",
             Self::Unavailable(_) => "服务暂不可用",
             Self::Internal(_) => "服务器内部错误",
         })
@@ -221,6 +226,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyFavorited => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -150,7 +150,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let base = format!("http://{}", app.addr());
     tracing::info!(addr = %app.addr(), database = ?settings.data.database, "soundshelf listening");
     println!("soundshelf is listening on {base}");
-    if settings.seed_demo {
+    // A ready-made token is a convenience of the embedded default only: a server on a
+    // real database never prints a credential.
+    if settings.seed_demo && settings.data.embedded {
         let user = UserId::parse("user_free")?;
         let token = app.jwt().mint(&user, Duration::from_secs(24 * 3600))?;
         println!("A demo token for user_free (valid 24 h). Try:");

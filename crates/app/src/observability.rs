@@ -75,7 +75,26 @@ pub async fn observe(
     let id = request_id(&req);
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %id, method = %method);
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let timeout = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map_or(std::time::Duration::from_secs(60), |s| s.request_timeout);
+    let path_pattern = req.match_pattern();
+    // A request that takes too long (a client sending its body slowly, a dependency that
+    // hangs) is answered 408. Store operations run as their own tasks, so none is cut off
+    // half-way when the handler is dropped here.
+    let Ok(res) = tokio::time::timeout(timeout, next.call(req).instrument(span.clone())).await
+    else {
+        let route = path_pattern.unwrap_or_else(|| "(unmatched)".to_owned());
+        let labels = [
+            ("route", route.clone()),
+            ("method", method.clone()),
+            ("status", "408".to_owned()),
+        ];
+        metrics::counter!("http_requests_total", &labels).increment(1);
+        span.in_scope(|| tracing::warn!(route = %route, status = 408, "request timed out"));
+        return Err(crate::error::ApiError::RequestTimeout.into());
+    };
+    let mut res = res?;
     let route = res
         .request()
         .match_pattern()

@@ -38,6 +38,7 @@ pub(crate) enum ErrorCode {
     DownloadUsesExceeded,
     PayloadTooLarge,
     RangeNotSatisfiable,
+    RequestTimeout,
     RateLimited,
     Internal,
     Unavailable,

@@ -184,6 +184,7 @@ impl Application {
             store: plain_store.clone(),
             redis,
             shared_limiter,
+            request_timeout: settings.request_timeout,
         });
         let jobs = Arc::new(jobs_service(settings, &plain_store)?);
         let listener = TcpListener::bind(settings.bind)
@@ -201,6 +202,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
+        .client_request_timeout(settings.header_timeout)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(10);

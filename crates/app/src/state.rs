@@ -41,6 +41,8 @@ pub struct AppState {
     pub redis: Option<Redis>,
     /// The shared limiter when Redis is configured, for its fallback count.
     pub shared_limiter: Option<Arc<SharedLimiter>>,
+    /// The longest a request may take to be answered (`HTTP_REQUEST_TIMEOUT`).
+    pub request_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for AppState {

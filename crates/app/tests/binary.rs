@@ -295,3 +295,115 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
         assert!(v["level"].is_string() && v["timestamp"].is_string());
     }
 }
+
+/// Secrets and tokens never reach the logs, even at the most verbose level: the
+/// database password, the JWT secret, the Redis password (a wrong one, so Redis errors
+/// are logged too), users' tokens good and forged, and download tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_and_tokens_never_appear_in_the_logs() {
+    use soundshelf_store::testing::{execute_sql, mysql_server_url};
+    let tag = ulid::Ulid::generate().to_string().to_lowercase();
+    let (db_user, db_password) = (format!("logs_{}", &tag[..12]), format!("Db-Pw-{tag}"));
+    let database = format!("test_logs_{tag}");
+    let root = soundshelf_store::DbConfig::Mysql {
+        url: format!("{}/mysql", mysql_server_url()),
+    };
+    execute_sql(
+        &root,
+        &format!(
+            "CREATE DATABASE {database}; CREATE USER '{db_user}'@'%' IDENTIFIED BY '{db_password}'; \
+             GRANT ALL ON {database}.* TO '{db_user}'@'%'"
+        ),
+    )
+    .await;
+    let host = mysql_server_url().rsplit('@').next().unwrap().to_owned();
+    let jwt_secret = format!("jwt-secret-{tag}-0123456789abcdef");
+    let redis_password = format!("Redis-Pw-{tag}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = soundshelf(dir.path())
+        .env("DATABASE_URL", format!("mysql://{db_user}:{db_password}@{host}/{database}"))
+        .env("JWT_SECRET", &jwt_secret)
+        .env("REDIS_URL", format!("redis://:{redis_password}@127.0.0.1:6379"))
+        .env("AUTO_MIGRATE", "true")
+        .env("SEED_DEMO", "true")
+        .env("LOG_LEVEL", "trace")
+        .env("LOG_FORMAT", "json")
+        .env("DATA_DIR", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut seen = Vec::new();
+    let base = loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        seen.push(line.clone());
+        if let Some(url) = line.strip_prefix("soundshelf is listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+
+    let keys = soundshelf_app::auth::JwtKeys::new(&secrecy::SecretString::from(jwt_secret.clone()))
+        .unwrap();
+    let user = soundshelf_domain::UserId::parse("user_vip").unwrap();
+    let token = keys.mint(&user, Duration::from_secs(600)).unwrap();
+    let forged = format!("{}.forged-{tag}", token.rsplit_once('.').unwrap().0);
+    let client = reqwest::Client::new();
+    let get = |path: &str, token: &str| {
+        client
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(get("/api/favorites", &token).await.unwrap().status(), 200);
+    assert_eq!(get("/api/favorites", &forged).await.unwrap().status(), 401);
+    let grant: serde_json::Value = get("/api/music/download-url/music_001", &token)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = grant["data"]["download_url"].as_str().unwrap();
+    let download_token = url.rsplit('/').next().unwrap().to_owned();
+    let link = format!("{base}/files/{download_token}");
+    let res = client.get(&link).header("Range", "bytes=0-9").send().await.unwrap();
+    assert_eq!(res.status(), 206);
+    let res = client.get(format!("{base}/files/{download_token}x")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(stop(&mut child).success());
+    std::thread::sleep(Duration::from_millis(200));
+    seen.extend(rx.try_iter());
+
+    let root_drop = format!("DROP DATABASE {database}; DROP USER '{db_user}'@'%'");
+    execute_sql(&root, &root_drop).await;
+    // The logs saw what the secrets went through: the requests, and Redis refusing.
+    assert!(seen.len() > 20, "too few log lines to mean anything: {seen:?}");
+    assert!(seen.iter().any(|l| l.contains("/files/{token}")), "{seen:?}");
+    assert!(seen.iter().any(|l| l.to_lowercase().contains("redis")), "{seen:?}");
+    let signature = token.rsplit('.').next().unwrap();
+    for (what, secret) in [
+        ("database password", db_password.as_str()),
+        ("JWT secret", jwt_secret.as_str()),
+        ("Redis password", redis_password.as_str()),
+        ("user token", token.as_str()),
+        ("user token signature", signature),
+        ("forged token", forged.as_str()),
+        ("download token", download_token.as_str()),
+    ] {
+        let leaks: Vec<&String> = seen.iter().filter(|l| l.contains(secret)).collect();
+        assert!(leaks.is_empty(), "the {what} is in the logs: {leaks:?}");
+    }
+}
