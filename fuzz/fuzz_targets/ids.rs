@@ -8,7 +8,8 @@ use soundshelf_domain::{CatalogId, DownloadId, FavoriteId, ItemId, LogId, TokenI
 fn safe(id: &str) {
     assert!(!id.is_empty() && id.len() <= 36, "{id:?}");
     assert!(
-        id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+        id.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
         "{id:?}"
     );
 }

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Some(range) = parse_range(header) {
         if let Some((first, last)) = range.resolve(len) {
-            assert!(first <= last && last < len, "{header:?} on {len}: {first}-{last}");
+            assert!(
+                first <= last && last < len,
+                "{header:?} on {len}: {first}-{last}"
+            );
         }
     }
 });

@@ -48,14 +48,30 @@ fn apply(server: &HashMap<ItemId, ServerState>, plan: &MergePlan) -> HashMap<Ite
     let mut next = server.clone();
     for w in &plan.writes {
         match w {
-            Write::Put { item_id, item_data, changed_at, .. } => {
+            Write::Put {
+                item_id,
+                item_data,
+                changed_at,
+                ..
+            } => {
                 next.insert(
                     item_id.clone(),
-                    ServerState::Present { changed_at: *changed_at, item_data: item_data.clone() },
+                    ServerState::Present {
+                        changed_at: *changed_at,
+                        item_data: item_data.clone(),
+                    },
                 );
             }
-            Write::Remove { item_id, removed_at } => {
-                next.insert(item_id.clone(), ServerState::Removed { removed_at: *removed_at });
+            Write::Remove {
+                item_id,
+                removed_at,
+            } => {
+                next.insert(
+                    item_id.clone(),
+                    ServerState::Removed {
+                        removed_at: *removed_at,
+                    },
+                );
             }
         }
     }
@@ -71,7 +87,9 @@ fuzz_target!(|bytes: &[u8]| {
     let mut server = HashMap::new();
     for e in server_bytes.chunks_exact(3) {
         let state = if e[1] % 2 == 0 {
-            ServerState::Removed { removed_at: at(e[2].min(200)) }
+            ServerState::Removed {
+                removed_at: at(e[2].min(200)),
+            }
         } else {
             let value = data(e[1] / 2 % 3 + 1).expect("valid data");
             ServerState::Present {
@@ -86,7 +104,11 @@ fuzz_target!(|bytes: &[u8]| {
         .take(500)
         .map(|c| LocalChange {
             item_id: id(c[0]),
-            action: if c[1] % 2 == 0 { Action::Add } else { Action::Remove },
+            action: if c[1] % 2 == 0 {
+                Action::Add
+            } else {
+                Action::Remove
+            },
             timestamp: at(c[2]),
             item_type: item_type(c[3]),
             item_data: data(c[3] / 5),
@@ -98,17 +120,31 @@ fuzz_target!(|bytes: &[u8]| {
     let mut written = std::collections::HashSet::new();
     for w in &plan.writes {
         let (item, time) = match w {
-            Write::Put { item_id, changed_at, .. } => (item_id, changed_at),
-            Write::Remove { item_id, removed_at } => (item_id, removed_at),
+            Write::Put {
+                item_id,
+                changed_at,
+                ..
+            } => (item_id, changed_at),
+            Write::Remove {
+                item_id,
+                removed_at,
+            } => (item_id, removed_at),
         };
         assert!(written.insert(item.clone()), "two writes for {item:?}");
         assert!(changes.iter().any(|c| &c.item_id == item));
         // Clock skew of up to five minutes is believed; more is clamped to now.
-        assert!(*time <= now() + Duration::minutes(5), "a write too far in the future");
+        assert!(
+            *time <= now() + Duration::minutes(5),
+            "a write too far in the future"
+        );
     }
     let after = apply(&server, &plan);
     let replay = merge(&after, &changes, now());
-    assert!(replay.writes.is_empty(), "a replay wrote {:?}", replay.writes);
+    assert!(
+        replay.writes.is_empty(),
+        "a replay wrote {:?}",
+        replay.writes
+    );
 
     let reversed: Vec<LocalChange> = changes.iter().rev().cloned().collect();
     let other = apply(&server, &merge(&server, &reversed, now()));

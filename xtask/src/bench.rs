@@ -3,19 +3,18 @@
 //! a warm-up, HDR histograms); writes `docs/benchmarks.md`.
 
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use hdrhistogram::Histogram;
 use soundshelf_app::auth::JwtKeys;
 use soundshelf_domain::UserId;
 use soundshelf_store::{DbConfig, PoolOptions, Store, demo, migrations};
 
-/// The JWT secret of the bench's own server.
-const SECRET: &str = "bench-secret-0123456789-abcdefghijklmnop";
+use crate::deploy;
+use crate::server::{self, Proc};
 
 const CONCURRENCY: usize = 32;
 
@@ -45,18 +44,10 @@ impl Run {
     }
 }
 
-/// The MariaDB server the bench and the e2e run create their databases on.
-pub(crate) fn server_url() -> String {
-    std::env::var("TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
 /// A fresh database with the demo catalogue and `users` bench users of 50 favorites
 /// each (and a few download records).
 async fn seed(name: &str, users: usize) -> anyhow::Result<String> {
-    let url = format!("{}/{name}", server_url());
+    let url = format!("{}/{name}", server::server_url());
     migrations::create_database_if_missing(&url).await?;
     migrations::run_pending(&DbConfig::Mysql { url: url.clone() }).await?;
     let store = Store::connect(
@@ -111,37 +102,28 @@ async fn seed(name: &str, users: usize) -> anyhow::Result<String> {
     Ok(url)
 }
 
+/// The release server, stopped when dropped.
 struct Server {
-    child: Child,
+    proc: Proc,
     base: String,
 }
 
 impl Server {
     fn start(url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let bin =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/soundshelf");
-        let mut cmd = Command::new(bin);
-        cmd.env("DATABASE_URL", url)
-            .env("JWT_SECRET", SECRET)
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .env("LOG_LEVEL", "warn")
-            .env("DB_POOL_SIZE", "16")
+        let port = server::free_port()?;
+        let mut cmd = server::command("release", url, port);
+        cmd.env("DB_POOL_SIZE", "16")
             .env("RATE_LIMIT_DOWNLOADS_PER_MINUTE", "1000000")
             .env("PLAN_VIP_DAILY_DOWNLOADS", "1000000")
-            .env("PLAN_VIP_STORAGE_MB", "100000000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .env("PLAN_VIP_STORAGE_MB", "100000000");
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().context("starting target/release/soundshelf")?;
+        let proc = Proc::spawn("soundshelf", &mut cmd)?;
         let base = format!("http://127.0.0.1:{port}");
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Self { child, base });
+                return Ok(Self { proc, base });
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -150,18 +132,7 @@ impl Server {
 
     /// The server's peak resident memory so far, in kB.
     fn peak_rss_kb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proc.rss_kb().map(|(_, peak)| peak)
     }
 }
 
@@ -235,7 +206,7 @@ async fn drive(name: &str, sizes: &Sizes, server: &Server, make: Request) -> Run
 }
 
 fn tokens(users: usize) -> anyhow::Result<Arc<Vec<String>>> {
-    let keys = JwtKeys::new(&secrecy::SecretString::from(SECRET.to_owned()))?;
+    let keys = JwtKeys::new(&secrecy::SecretString::from(server::SECRET.to_owned()))?;
     let tokens = (0..users)
         .map(|u| {
             keys.mint(
@@ -250,12 +221,7 @@ fn tokens(users: usize) -> anyhow::Result<Arc<Vec<String>>> {
 /// Runs every scenario and writes `docs/benchmarks.md`.
 pub async fn run(quick: bool) -> anyhow::Result<()> {
     let total = Instant::now();
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "-p", "soundshelf-app"])
-        .status()?;
-    if !status.success() {
-        bail!("release build failed");
-    }
+    server::build("release")?;
     let sizes = if quick {
         Sizes {
             small_users: 200,
@@ -397,7 +363,7 @@ async fn scenarios(sizes: &Sizes, small: &str, large: &str) -> anyhow::Result<Ve
 
 fn tokens_subset(users: usize) -> anyhow::Result<Arc<Vec<String>>> {
     // Spread over the whole table: every 10th user.
-    let keys = JwtKeys::new(&secrecy::SecretString::from(SECRET.to_owned()))?;
+    let keys = JwtKeys::new(&secrecy::SecretString::from(server::SECRET.to_owned()))?;
     let tokens = (0..users)
         .step_by(10)
         .map(|u| {
@@ -607,9 +573,9 @@ fn write_report(runs: &[Run], sizes: &Sizes, quick: bool, took: Duration) -> any
     );
     // Only a full run is the record; a quick one stays out of the repository.
     let path = if quick {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/benchmarks-quick.md")
+        deploy::repo_root().join("target/benchmarks-quick.md")
     } else {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md")
+        deploy::repo_root().join("docs/benchmarks.md")
     };
     std::fs::write(&path, md)?;
     eprintln!("wrote {}", path.display());

@@ -11,63 +11,16 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use diesel_async::{AsyncConnection, AsyncMysqlConnection};
 use serde_json::{Value, json};
-use soundshelf_app::auth::JwtKeys;
-use soundshelf_domain::UserId;
 use soundshelf_store::migrations;
 
-use crate::bench::server_url;
 use crate::deploy::{self, Loopback};
-
-const SECRET: &str = "e2e-secret-0123456789-abcdefghijklmnopqrs";
-
-/// A child process, stopped when dropped.
-struct Proc {
-    name: &'static str,
-    child: Child,
-}
-
-impl Proc {
-    /// SIGTERM, as `docker stop` sends, then waits for the exit.
-    fn stop(&mut self) -> anyhow::Result<()> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        ensure!(status.success(), "could not signal {}", self.name);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("{} did not stop within 30 s of SIGTERM", self.name)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+use crate::server::{self, Proc, free_port, redis_url, server_url, wait_healthy};
 
 struct Setup {
     dir: PathBuf,
@@ -78,13 +31,8 @@ struct Setup {
 
 /// Runs the e2e session; cleans up whatever happens.
 pub async fn run(debug: bool) -> anyhow::Result<()> {
-    let mut build = Command::new("cargo");
-    build.args(["build", "--quiet", "-p", "soundshelf-app"]);
-    if !debug {
-        build.arg("--release");
-    }
-    ensure!(build.status()?.success(), "the build failed");
-    let profile = if debug { "debug" } else { "release" };
+    let profile = server::profile(debug);
+    server::build(profile)?;
     let nginx =
         deploy::nginx_binary().context("nginx is not installed (apt-get install nginx-light)")?;
     let tag = ulid::Ulid::generate().to_string().to_lowercase();
@@ -140,15 +88,9 @@ fn start_app(
     port: u16,
     first: bool,
 ) -> anyhow::Result<Proc> {
-    let bin = deploy::repo_root().join(format!("target/{profile}/soundshelf"));
     let log = std::fs::File::create(setup.dir.join(format!("{name}.log")))?;
-    let child = Command::new(bin)
-        .current_dir(&setup.dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &setup.db_url)
-        .env("JWT_SECRET", SECRET)
-        .env("BIND", format!("127.0.0.1:{port}"))
+    let mut cmd = server::command(profile, &setup.db_url, port);
+    cmd.current_dir(&setup.dir)
         .env(
             "PUBLIC_BASE_URL",
             format!("http://127.0.0.1:{}", setup.api_port),
@@ -161,26 +103,10 @@ fn start_app(
         .env("AUTO_MIGRATE", if first { "true" } else { "false" })
         .env("SEED_DEMO", if first { "true" } else { "false" })
         .env("WORKERS", "2")
-        .env("LOG_LEVEL", "warn")
         .env("LOG_FORMAT", "json")
         .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {name}"))?;
-    Ok(Proc { name, child })
-}
-
-async fn wait_healthy(name: &str, url: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    for _ in 0..600 {
-        if let Ok(r) = client.get(url).send().await
-            && r.status() == 200
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("{name} did not answer {url} within 30 s")
+        .stderr(log);
+    Proc::spawn(name, &mut cmd)
 }
 
 /// A client whose connections come from `127.0.0.{last}`.
@@ -225,7 +151,7 @@ async fn session(nginx: &Path, setup: &Setup, profile: &str) -> anyhow::Result<(
     let nginx_log = std::fs::File::create(setup.dir.join("nginx.log"))?;
     let access_log = std::fs::File::create(setup.dir.join("access.log"))?;
     let mut nginx = Proc {
-        name: "nginx",
+        name: "nginx".to_owned(),
         child: Command::new(nginx)
             .arg("-p")
             .arg(&setup.dir)
@@ -249,13 +175,7 @@ async fn session(nginx: &Path, setup: &Setup, profile: &str) -> anyhow::Result<(
         "e2e: nginx on {base} in front of {profile} instances on 127.0.0.1:{p1} and 127.0.0.1:{p2}"
     );
 
-    let keys = JwtKeys::new(&secrecy::SecretString::from(SECRET.to_owned()))?;
-    let token = |user: &str| -> anyhow::Result<String> {
-        Ok(keys.mint(
-            &UserId::parse(user).map_err(|e| anyhow::anyhow!("{e}"))?,
-            Duration::from_secs(3600),
-        )?)
-    };
+    let token = server::token;
     let vip = token("user_vip")?;
     let premium = token("user_premium")?;
     let admin = token("user_admin")?;

@@ -10,6 +10,7 @@ mod bench;
 mod crash;
 mod deploy;
 mod e2e;
+mod fuzz;
 mod schemathesis;
 mod server;
 mod soak;
@@ -85,6 +86,18 @@ enum Task {
         #[arg(long)]
         debug: bool,
     },
+    /// Run the cargo fuzz targets in fuzz/ (cargo install cargo-fuzz), each for a while.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+        /// Only these targets (default: all).
+        targets: Vec<String>,
+    },
+    /// Everything beyond `cargo test`, in bounded runs on the debug build: the e2e
+    /// deployment, 20 crash kills, Schemathesis with 20 cases per operation, a
+    /// 20-second soak, 3 seconds per fuzz target, and cargo deny.
+    Checks,
     /// Check deploy/nginx.conf with the local nginx (`nginx -t`), rendered for loopback
     /// ports, with a throw-away self-signed certificate when openssl is installed.
     NginxCheck,
@@ -96,6 +109,45 @@ enum Task {
         #[arg(long, default_value = "1h", value_parser = ttl)]
         ttl: Duration,
     },
+}
+
+/// `cargo xtask checks`: what the test command runs after `cargo test`.
+async fn checks() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let step = |name: &str| println!("== {name} ({:.0?} in)", started.elapsed());
+    step("e2e");
+    e2e::run(true).await?;
+    step("crash");
+    crash::run(20, true).await?;
+    step("schemathesis");
+    schemathesis::run(20, true).await?;
+    step("soak");
+    soak::run(1.0 / 3.0, true).await?;
+    step("fuzz");
+    fuzz::run(3, &[])?;
+    step("cargo deny");
+    deny()?;
+    println!("checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// `cargo deny check licenses bans sources` with deny.toml.
+fn deny() -> anyhow::Result<()> {
+    let status = std::process::Command::new("cargo")
+        .current_dir(deploy::repo_root())
+        .args([
+            "deny",
+            "--log-level",
+            "error",
+            "check",
+            "licenses",
+            "bans",
+            "sources",
+        ])
+        .status()
+        .context("cargo deny (cargo install --locked cargo-deny)")?;
+    anyhow::ensure!(status.success(), "cargo deny found a problem");
+    Ok(())
 }
 
 fn ttl(raw: &str) -> Result<Duration, String> {
@@ -143,6 +195,8 @@ fn main() -> anyhow::Result<()> {
                 debug,
             } => schemathesis::run(max_examples, debug).await?,
             Task::Soak { minutes, debug } => soak::run(minutes, debug).await?,
+            Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets)?,
+            Task::Checks => checks().await?,
             Task::NginxCheck => deploy::check_shipped_config()?,
             Task::Token { user_id, ttl } => {
                 let settings = Settings::from_env()?;

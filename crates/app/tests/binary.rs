@@ -321,9 +321,15 @@ async fn secrets_and_tokens_never_appear_in_the_logs() {
     let redis_password = format!("Redis-Pw-{tag}");
     let dir = tempfile::tempdir().unwrap();
     let mut child = soundshelf(dir.path())
-        .env("DATABASE_URL", format!("mysql://{db_user}:{db_password}@{host}/{database}"))
+        .env(
+            "DATABASE_URL",
+            format!("mysql://{db_user}:{db_password}@{host}/{database}"),
+        )
         .env("JWT_SECRET", &jwt_secret)
-        .env("REDIS_URL", format!("redis://:{redis_password}@127.0.0.1:6379"))
+        .env(
+            "REDIS_URL",
+            format!("redis://:{redis_password}@127.0.0.1:6379"),
+        )
         .env("AUTO_MIGRATE", "true")
         .env("SEED_DEMO", "true")
         .env("LOG_LEVEL", "trace")
@@ -379,9 +385,18 @@ async fn secrets_and_tokens_never_appear_in_the_logs() {
     let url = grant["data"]["download_url"].as_str().unwrap();
     let download_token = url.rsplit('/').next().unwrap().to_owned();
     let link = format!("{base}/files/{download_token}");
-    let res = client.get(&link).header("Range", "bytes=0-9").send().await.unwrap();
+    let res = client
+        .get(&link)
+        .header("Range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 206);
-    let res = client.get(format!("{base}/files/{download_token}x")).send().await.unwrap();
+    let res = client
+        .get(format!("{base}/files/{download_token}x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     assert!(stop(&mut child).success());
     std::thread::sleep(Duration::from_millis(200));
@@ -390,9 +405,18 @@ async fn secrets_and_tokens_never_appear_in_the_logs() {
     let root_drop = format!("DROP DATABASE {database}; DROP USER '{db_user}'@'%'");
     execute_sql(&root, &root_drop).await;
     // The logs saw what the secrets went through: the requests, and Redis refusing.
-    assert!(seen.len() > 20, "too few log lines to mean anything: {seen:?}");
-    assert!(seen.iter().any(|l| l.contains("/files/{token}")), "{seen:?}");
-    assert!(seen.iter().any(|l| l.to_lowercase().contains("redis")), "{seen:?}");
+    assert!(
+        seen.len() > 20,
+        "too few log lines to mean anything: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("/files/{token}")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.to_lowercase().contains("redis")),
+        "{seen:?}"
+    );
     let signature = token.rsplit('.').next().unwrap();
     for (what, secret) in [
         ("database password", db_password.as_str()),

@@ -137,9 +137,13 @@ async fn another_users_download_record_is_not_found_and_untouched(backend: Backe
         assert!(body.contains("DOWNLOAD_NOT_FOUND"), "{body}");
     }
     // A user_id naming someone else is refused, never followed.
-    let (status, _) = app.get("/api/downloads?user_id=user_vip", "user_free").await;
+    let (status, _) = app
+        .get("/api/downloads?user_id=user_vip", "user_free")
+        .await;
     assert_eq!(status, 403);
-    let (status, _) = app.get("/api/favorites?user_id=user_vip", "user_free").await;
+    let (status, _) = app
+        .get("/api/favorites?user_id=user_vip", "user_free")
+        .await;
     assert_eq!(status, 403);
     assert_eq!(snapshot(&app).await, before);
 }
@@ -152,7 +156,11 @@ async fn forged_tokens_are_refused() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let app = spawn_app(Backend::Sqlite).await;
     let exp = now() + 3600;
-    let good = sign(json!({"sub": "user_free", "exp": exp}), SECRET, Algorithm::HS256);
+    let good = sign(
+        json!({"sub": "user_free", "exp": exp}),
+        SECRET,
+        Algorithm::HS256,
+    );
     let parts: Vec<&str> = good.split('.').collect();
     let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
 
@@ -160,38 +168,85 @@ async fn forged_tokens_are_refused() {
         // The payload changed to another user, the signature kept.
         (
             "tampered subject",
-            format!("{}.{}.{}", parts[0], b64(json!({"sub": "user_admin", "exp": exp})), parts[2]),
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(json!({"sub": "user_admin", "exp": exp})),
+                parts[2]
+            ),
         ),
         // The payload changed to live longer, the signature kept.
         (
             "tampered expiry",
-            format!("{}.{}.{}", parts[0], b64(json!({"sub": "user_free", "exp": exp + 999_999})), parts[2]),
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(json!({"sub": "user_free", "exp": exp + 999_999})),
+                parts[2]
+            ),
         ),
         // Algorithm confusion: the header claims RS256 (the secret taken as a public key).
         (
             "RS256 header over an HMAC signature",
-            format!("{}.{}.{}", b64(json!({"alg": "RS256", "typ": "JWT"})), parts[1], parts[2]),
+            format!(
+                "{}.{}.{}",
+                b64(json!({"alg": "RS256", "typ": "JWT"})),
+                parts[1],
+                parts[2]
+            ),
         ),
-        ("alg None", format!("{}.{}.", b64(json!({"alg": "None"})), parts[1])),
-        ("alg nOnE", format!("{}.{}.", b64(json!({"alg": "nOnE"})), parts[1])),
-        ("alg none, signature kept", format!("{}.{}.{}", b64(json!({"alg": "none"})), parts[1], parts[2])),
+        (
+            "alg None",
+            format!("{}.{}.", b64(json!({"alg": "None"})), parts[1]),
+        ),
+        (
+            "alg nOnE",
+            format!("{}.{}.", b64(json!({"alg": "nOnE"})), parts[1]),
+        ),
+        (
+            "alg none, signature kept",
+            format!("{}.{}.{}", b64(json!({"alg": "none"})), parts[1], parts[2]),
+        ),
         ("no signature", format!("{}.{}", parts[0], parts[1])),
         ("extra part", format!("{good}.{}", parts[2])),
-        ("signature of another token", format!("{}.{}.{}", parts[0], parts[1], "A".repeat(43))),
+        (
+            "signature of another token",
+            format!("{}.{}.{}", parts[0], parts[1], "A".repeat(43)),
+        ),
         (
             "kid and jku pointing elsewhere",
             sign_with_header(json!({"sub": "user_free", "exp": exp})),
         ),
-        ("8 KB token", format!("{}.{}.{}", parts[0], "A".repeat(8 * 1024), parts[2])),
+        (
+            "8 KB token",
+            format!("{}.{}.{}", parts[0], "A".repeat(8 * 1024), parts[2]),
+        ),
     ];
-    forged.push(("sub as an object", sign(json!({"sub": {"$ne": ""}, "exp": exp}), SECRET, Algorithm::HS256)));
-    forged.push(("exp as text", sign(json!({"sub": "user_free", "exp": "never"}), SECRET, Algorithm::HS256)));
+    forged.push((
+        "sub as an object",
+        sign(
+            json!({"sub": {"$ne": ""}, "exp": exp}),
+            SECRET,
+            Algorithm::HS256,
+        ),
+    ));
+    forged.push((
+        "exp as text",
+        sign(
+            json!({"sub": "user_free", "exp": "never"}),
+            SECRET,
+            Algorithm::HS256,
+        ),
+    ));
     for (what, token) in forged {
         let got = app.get_with_token("/api/favorites", &token).await;
         assert_eq!(got.0, 401, "{what}: {}", got.1);
         assert_eq!(got.1["success"], false, "{what}");
         assert!(
-            matches!(got.1["code"].as_str(), Some("TOKEN_INVALID" | "MISSING_TOKEN")),
+            matches!(
+                got.1["code"].as_str(),
+                Some("TOKEN_INVALID" | "MISSING_TOKEN")
+            ),
             "{what}: {}",
             got.1
         );
@@ -224,7 +279,10 @@ fn sign_with_header(claims: Value) -> String {
     // Signed with an empty key, as a /dev/null key file would give.
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"");
     let sig = ring::hmac::sign(&key, format!("{header}.{payload}").as_bytes());
-    format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    format!(
+        "{header}.{payload}.{}",
+        URL_SAFE_NO_PAD.encode(sig.as_ref())
+    )
 }
 
 /// A catalogue title with quotes, CR LF and a path goes into the download's file name:
@@ -250,7 +308,11 @@ async fn titles_cannot_inject_headers_through_content_disposition() {
     let res = app.client.get(app.url(path)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(!res.headers().contains_key("set-cookie"));
-    let all: Vec<_> = res.headers().get_all("content-disposition").iter().collect();
+    let all: Vec<_> = res
+        .headers()
+        .get_all("content-disposition")
+        .iter()
+        .collect();
     assert_eq!(all.len(), 1);
     let disposition = all[0].to_str().unwrap();
     assert!(!disposition.contains('\r') && !disposition.contains('\n'));
@@ -335,14 +397,19 @@ async fn slow_clients_are_cut_off_at_the_configured_timeouts() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app_with(
         Backend::Sqlite,
-        &[("HTTP_HEADER_TIMEOUT", "1s"), ("HTTP_REQUEST_TIMEOUT", "2s")],
+        &[
+            ("HTTP_HEADER_TIMEOUT", "1s"),
+            ("HTTP_REQUEST_TIMEOUT", "2s"),
+        ],
     )
     .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
 
     // A head that never ends.
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    slow.write_all(b"GET /api/favorites HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET /api/favorites HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let started = Instant::now();
     assert_eq!(app.get("/api/favorites", "user_free").await.0, 200);
     let mut answer = Vec::new();
@@ -351,7 +418,10 @@ async fn slow_clients_are_cut_off_at_the_configured_timeouts() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(3), "{took:?}");
     let text = String::from_utf8_lossy(&answer);
-    assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
 
     // A body sent a byte a second.
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -382,5 +452,9 @@ async fn slow_clients_are_cut_off_at_the_configured_timeouts() {
     assert!(text.contains("REQUEST_TIMEOUT"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(7));
     let (status, list) = app.get("/api/favorites", "user_free").await;
-    assert_eq!((status, list["total"].as_u64()), (200, Some(0)), "the slow add was not stored");
+    assert_eq!(
+        (status, list["total"].as_u64()),
+        (200, Some(0)),
+        "the slow add was not stored"
+    );
 }
