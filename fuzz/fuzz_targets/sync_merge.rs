@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use soundshelf_domain::ItemId;
 use soundshelf_domain::favorites::ItemData;
-use soundshelf_domain::sync::{Action, LocalChange, MergePlan, ServerState, Write, merge};
+use soundshelf_domain::sync::{Action, LocalChange, ServerState, Write, merge};
 use time::{Duration, OffsetDateTime};
 
 const IDS: [&str; 5] = ["music_a", "music_b", "assessment_c", "sequence_d", "x_e"];
@@ -42,40 +42,6 @@ fn item_type(byte: u8) -> Option<Value> {
         3 => Some(json!("bad")),
         _ => Some(json!(7)),
     }
-}
-
-fn apply(server: &HashMap<ItemId, ServerState>, plan: &MergePlan) -> HashMap<ItemId, ServerState> {
-    let mut next = server.clone();
-    for w in &plan.writes {
-        match w {
-            Write::Put {
-                item_id,
-                item_data,
-                changed_at,
-                ..
-            } => {
-                next.insert(
-                    item_id.clone(),
-                    ServerState::Present {
-                        changed_at: *changed_at,
-                        item_data: item_data.clone(),
-                    },
-                );
-            }
-            Write::Remove {
-                item_id,
-                removed_at,
-            } => {
-                next.insert(
-                    item_id.clone(),
-                    ServerState::Removed {
-                        removed_at: *removed_at,
-                    },
-                );
-            }
-        }
-    }
-    next
 }
 
 fuzz_target!(|bytes: &[u8]| {
@@ -138,7 +104,7 @@ fuzz_target!(|bytes: &[u8]| {
             "a write too far in the future"
         );
     }
-    let after = apply(&server, &plan);
+    let after = plan.applied_to(&server);
     let replay = merge(&after, &changes, now());
     assert!(
         replay.writes.is_empty(),
@@ -147,6 +113,6 @@ fuzz_target!(|bytes: &[u8]| {
     );
 
     let reversed: Vec<LocalChange> = changes.iter().rev().cloned().collect();
-    let other = apply(&server, &merge(&server, &reversed, now()));
+    let other = merge(&server, &reversed, now()).applied_to(&server);
     assert_eq!(after, other, "the order of the batch changed the result");
 });

@@ -98,12 +98,7 @@ struct Tally {
 pub async fn run(kills: usize, debug: bool) -> anyhow::Result<()> {
     let profile = server::profile(debug);
     server::build(profile)?;
-    let name = format!(
-        "crash_{}",
-        ulid::Ulid::generate().to_string().to_lowercase()
-    );
-    let url = format!("{}/{name}", server::server_url());
-    migrations::create_database_if_missing(&url).await?;
+    let (url, _) = server::fresh_database("crash").await?;
     let result = crash_runs(&url, kills, profile).await;
     let dropped = migrations::drop_database(&url).await;
     result?;

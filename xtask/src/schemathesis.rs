@@ -22,9 +22,7 @@ pub async fn run(max_examples: u32, debug: bool) -> anyhow::Result<()> {
     }
     let profile = server::profile(debug);
     server::build(profile)?;
-    let name = format!("st_{}", ulid::Ulid::generate().to_string().to_lowercase());
-    let url = format!("{}/{name}", server::server_url());
-    migrations::create_database_if_missing(&url).await?;
+    let (url, _) = server::fresh_database("st").await?;
     let dir = server::scratch_dir("schemathesis")?;
     let result = fuzz(&url, &dir, max_examples, profile).await;
     let dropped = migrations::drop_database(&url).await;

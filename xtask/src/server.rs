@@ -23,6 +23,17 @@ pub(crate) fn server_url() -> String {
         .to_owned()
 }
 
+/// A fresh, empty database `{task}_<ulid>` on the MariaDB server: its URL and name.
+pub(crate) async fn fresh_database(task: &str) -> anyhow::Result<(String, String)> {
+    let name = format!(
+        "{task}_{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    );
+    let url = format!("{}/{name}", server_url());
+    soundshelf_store::migrations::create_database_if_missing(&url).await?;
+    Ok((url, name))
+}
+
 /// The local Redis the xtask commands use (each with its own key prefix).
 pub(crate) fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())

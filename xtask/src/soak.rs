@@ -79,9 +79,7 @@ pub async fn run(minutes: f64, debug: bool) -> anyhow::Result<()> {
     ensure!(minutes > 0.0, "--minutes must be more than zero");
     let profile = server::profile(debug);
     server::build(profile)?;
-    let name = format!("soak_{}", ulid::Ulid::generate().to_string().to_lowercase());
-    let url = format!("{}/{name}", server::server_url());
-    migrations::create_database_if_missing(&url).await?;
+    let (url, name) = server::fresh_database("soak").await?;
     let dir = server::scratch_dir("soak")?;
     let prefix = format!("soundshelf-soak:{name}:");
     let result = soak(
@@ -151,6 +149,8 @@ async fn soak(
     let shared = Arc::new(Shared {
         client: reqwest::Client::builder()
             .pool_max_idle_per_host(CONCURRENCY)
+            // Idle connections are dropped before the server would close them.
+            .pool_idle_timeout(Duration::from_secs(30))
             .timeout(Duration::from_secs(30))
             .build()?,
         base,

@@ -31,6 +31,9 @@ use crate::tokens::RingTokens;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How long an idle client connection is kept open.
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
+
 /// A server bound to its port, ready to run.
 pub struct Application {
     addr: SocketAddr,
@@ -203,6 +206,10 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .client_request_timeout(settings.header_timeout)
+        // Idle connections are kept longer than a proxy keeps its own idle upstream
+        // connections (nginx: 60 s in deploy/nginx.conf), so the proxy is always the one
+        // to close them and never sends a request on a connection being closed here.
+        .keep_alive(KEEP_ALIVE)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(10);

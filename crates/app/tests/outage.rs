@@ -149,23 +149,38 @@ async fn send_with(
     (status, retry_after, body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_answers_503_and_recovers_without_a_restart() {
-    let Some(mut mariadb) = OwnMariaDb::start() else {
-        return;
-    };
+/// The app on `mariadb`, with one favorite of user_free's. Every demo user's status is
+/// then cached, so the requests of the tests reach the handlers and their own queries
+/// (not only the token check) meet the outage; the pool holds connections about to
+/// break.
+async fn app_with_a_favorite(mariadb: &OwnMariaDb) -> TestApp {
     let app = spawn_app_on(
         mariadb.database().await,
         &[("DB_TIMEOUT", DB_TIMEOUT), ("DB_QUERY_TIMEOUT", DB_TIMEOUT)],
     )
     .await;
     app.add("user_free", "music_001", "before").await;
-    // Each user's status is now cached, so the requests below reach the handlers and
-    // their own queries (not only the token check) meet the outage; the pool holds
-    // connections that are about to break.
     for user in ["user_vip", "user_admin"] {
         assert_eq!(app.get("/api/downloads", user).await.0, 200);
     }
+    app
+}
+
+/// Polls `/ready` until the database answers again (30 s at most).
+async fn wait_until_ready(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get("/ready", "user_free").await.0 != 200 {
+        assert!(Instant::now() < deadline, "/ready stayed down");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_and_recovers_without_a_restart() {
+    let Some(mut mariadb) = OwnMariaDb::start() else {
+        return;
+    };
+    let app = app_with_a_favorite(&mariadb).await;
     assert_eq!(app.get("/ready", "user_free").await.0, 200);
 
     mariadb.kill();
@@ -200,14 +215,7 @@ async fn a_database_outage_answers_503_and_recovers_without_a_restart() {
 
     // The database comes back on the same port: no restart of the app is needed.
     mariadb.restart();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.get("/ready", "user_free").await.0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "/ready stayed down after recovery"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_ready(&app).await;
     for (method, path, user, body) in routes() {
         let (status, _, body) = send(&app, method, &path, user, body.as_ref()).await;
         // Each route works again: ids the test made up are not found, nothing else fails.
@@ -241,15 +249,7 @@ async fn a_hung_database_is_answered_within_the_bound() {
     let Some(mariadb) = OwnMariaDb::start() else {
         return;
     };
-    let app = spawn_app_on(
-        mariadb.database().await,
-        &[("DB_TIMEOUT", DB_TIMEOUT), ("DB_QUERY_TIMEOUT", DB_TIMEOUT)],
-    )
-    .await;
-    app.add("user_free", "music_001", "before").await;
-    for user in ["user_vip", "user_admin"] {
-        assert_eq!(app.get("/api/downloads", user).await.0, 200);
-    }
+    let app = app_with_a_favorite(&mariadb).await;
 
     mariadb.freeze();
     // All at once, as real traffic would come: more requests than pooled connections.
@@ -275,14 +275,7 @@ async fn a_hung_database_is_answered_within_the_bound() {
     assert_eq!(app.get("/health", "user_free").await.0, 200);
 
     mariadb.thaw();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.get("/ready", "user_free").await.0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "/ready stayed down after the thaw"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_ready(&app).await;
     let (status, list) = app.get("/api/favorites", "user_free").await;
     assert_eq!((status, list["total"].as_u64()), (200, Some(1)), "{list}");
 }

@@ -113,6 +113,15 @@ async fn hostile_path_parameters_are_refused_and_change_nothing(backend: Backend
     )
     .await;
     assert_eq!(status, 404);
+    // Another user's item: user_free has no music_002, user_vip has; user_vip keeps it.
+    let (status, body) = send(
+        &app,
+        "DELETE",
+        "/api/favorites/items/music_002",
+        "user_free",
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
     assert_eq!(
         snapshot(&app).await,
         before,

@@ -106,7 +106,8 @@ macro_rules! prefixed_ulid {
                 Self(ulid)
             }
 
-            /// Parses `prefix` followed by a 26-character Crockford base32 ULID.
+            /// Parses `prefix` followed by a 26-character Crockford base32 ULID in its
+            /// canonical spelling (upper case, first character 0–7).
             pub fn parse(raw: &str) -> Result<Self, ValidationError> {
                 let body = raw.strip_prefix($prefix).ok_or_else(|| {
                     ValidationError::new($field, concat!("必须以 ", $prefix, " 开头"))
@@ -114,9 +115,14 @@ macro_rules! prefixed_ulid {
                 if body.len() != ulid::ULID_LEN {
                     return Err(ValidationError::new($field, "格式无效"));
                 }
+                // Only the canonical spelling: the decoder also takes lower case, the
+                // aliases I, L, O and a first character above 7 (whose extra bits it
+                // drops), so without this check several texts would name one id.
                 Ulid::from_string(body)
+                    .ok()
+                    .filter(|ulid| ulid.to_string() == body)
                     .map(Self)
-                    .map_err(|_| ValidationError::new($field, "格式无效"))
+                    .ok_or_else(|| ValidationError::new($field, "格式无效"))
             }
 
             /// The ULID inside.
@@ -209,6 +215,30 @@ mod tests {
         assert_eq!(text.len(), 30);
         assert!(text.len() <= MAX_ID_LEN);
         assert_eq!(FavoriteId::parse(&text).unwrap(), id);
+    }
+
+    /// Found by the `ids` fuzz target: the ULID decoder takes other spellings of one id
+    /// (lower case, the aliases I/L/O, a first character above 7 whose extra bits it
+    /// drops), so `dl_xkzj…` parsed as `dl_5KZJ…`. Only the canonical spelling is an id.
+    #[test]
+    fn prefixed_ids_have_one_spelling() {
+        for raw in [
+            "dl_xkzjzzzzzzzzjzzzzjzzzzzzzz",
+            "dl_01hv0000000000000000000000",
+            "dl_8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "dl_ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "dl_01HV000000000000000000000O",
+            "dl_01HV000000000000000000000I",
+            "dl_01HV000000000000000000000L",
+        ] {
+            assert!(DownloadId::parse(raw).is_err(), "{raw}");
+        }
+        for raw in [
+            "dl_7ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "dl_01HV0000000000000000000000",
+        ] {
+            assert_eq!(DownloadId::parse(raw).unwrap().to_string(), raw);
+        }
     }
 
     #[test]

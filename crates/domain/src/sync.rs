@@ -217,6 +217,47 @@ pub struct MergePlan {
     pub outcomes: Vec<Outcome>,
 }
 
+impl MergePlan {
+    /// The server's states once this plan is written over `server`: what a store holds
+    /// after applying it (tests and fuzzing check the merge's properties with it).
+    pub fn applied_to(
+        &self,
+        server: &HashMap<ItemId, ServerState>,
+    ) -> HashMap<ItemId, ServerState> {
+        let mut next = server.clone();
+        for write in &self.writes {
+            match write {
+                Write::Put {
+                    item_id,
+                    item_data,
+                    changed_at,
+                    ..
+                } => {
+                    next.insert(
+                        item_id.clone(),
+                        ServerState::Present {
+                            changed_at: *changed_at,
+                            item_data: item_data.clone(),
+                        },
+                    );
+                }
+                Write::Remove {
+                    item_id,
+                    removed_at,
+                } => {
+                    next.insert(
+                        item_id.clone(),
+                        ServerState::Removed {
+                            removed_at: *removed_at,
+                        },
+                    );
+                }
+            }
+        }
+        next
+    }
+}
+
 /// A change that passed validation, with its effective time.
 #[derive(Debug)]
 struct Valid {
@@ -555,48 +596,10 @@ mod tests {
         assert!(
             matches!(&plan.writes[..], [Write::Remove { removed_at, .. }] if *removed_at == at(3))
         );
-        let server = apply(&HashMap::new(), &plan);
+        let server = plan.applied_to(&HashMap::new());
         let again = merge(&server, &changes, NOW);
         assert!(again.writes.is_empty());
         assert!(again.conflicts.is_empty(), "{:?}", again.conflicts);
-    }
-
-    /// The server states after writing `plan`.
-    fn apply(
-        server: &HashMap<ItemId, ServerState>,
-        plan: &MergePlan,
-    ) -> HashMap<ItemId, ServerState> {
-        let mut next = server.clone();
-        for w in &plan.writes {
-            match w {
-                Write::Put {
-                    item_id,
-                    item_data,
-                    changed_at,
-                    ..
-                } => {
-                    next.insert(
-                        item_id.clone(),
-                        ServerState::Present {
-                            changed_at: *changed_at,
-                            item_data: item_data.clone(),
-                        },
-                    );
-                }
-                Write::Remove {
-                    item_id,
-                    removed_at,
-                } => {
-                    next.insert(
-                        item_id.clone(),
-                        ServerState::Removed {
-                            removed_at: *removed_at,
-                        },
-                    );
-                }
-            }
-        }
-        next
     }
 
     fn sorted_state(s: &HashMap<ItemId, ServerState>) -> BTreeMap<String, String> {
@@ -657,10 +660,10 @@ mod tests {
         fn applying_a_batch_twice_equals_applying_it_once(
             server in arb_server(), changes in prop::collection::vec(arb_change(), 0..12)
         ) {
-            let once = apply(&server, &merge(&server, &changes, NOW));
+            let once = merge(&server, &changes, NOW).applied_to(&server);
             let second = merge(&once, &changes, NOW);
             prop_assert!(second.writes.is_empty(), "{:?}", second.writes);
-            prop_assert_eq!(sorted_state(&apply(&once, &second)), sorted_state(&once));
+            prop_assert_eq!(sorted_state(&second.applied_to(&once)), sorted_state(&once));
         }
 
         #[test]
@@ -678,7 +681,7 @@ mod tests {
             }
             let a = merge(&server, &changes, NOW);
             let b = merge(&server, &shuffled, NOW);
-            prop_assert_eq!(sorted_state(&apply(&server, &a)), sorted_state(&apply(&server, &b)));
+            prop_assert_eq!(sorted_state(&a.applied_to(&server)), sorted_state(&b.applied_to(&server)));
             let mut ca: Vec<String> = a.conflicts.iter().map(|c| format!("{c:?}")).collect();
             let mut cb: Vec<String> = b.conflicts.iter().map(|c| format!("{c:?}")).collect();
             ca.sort();
@@ -692,7 +695,7 @@ mod tests {
             server in arb_server(),
             changes in prop::collection::vec(arb_change(), 0..12),
         ) {
-            let after = apply(&server, &merge(&server, &changes, NOW));
+            let after = merge(&server, &changes, NOW).applied_to(&server);
             for (item, before) in &server {
                 if let ServerState::Removed { removed_at } = before {
                     let newer_add = changes.iter().any(|c| &c.item_id == item && c.action == Action::Add && c.timestamp > *removed_at);
@@ -716,7 +719,7 @@ mod tests {
             prop_assert_eq!(conflicts, plan.conflicts.len());
             prop_assert_eq!(rejected, plan.rejected.len());
             // Each applied change is reflected: its item's final state is at least as new.
-            let after = apply(&server, &plan);
+            let after = plan.applied_to(&server);
             for (c, o) in changes.iter().zip(&plan.outcomes) {
                 if *o == Outcome::Applied {
                     let time = match after.get(&c.item_id) {

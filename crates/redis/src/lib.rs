@@ -37,13 +37,16 @@ impl std::fmt::Debug for Redis {
     }
 }
 
-/// GCRA: one cell every `interval` ms, bursts of up to `burst` ms of cells. Reads Redis'
-/// own clock, so every instance agrees on "now". Returns `{allowed, wait_ms}`.
+/// GCRA: one cell every `interval` µs, bursts of up to `tolerance` µs of cells. Reads
+/// Redis' own clock, so every instance agrees on "now". Returns `{allowed, wait_µs}`.
+/// Times are microseconds (a limit above 60 000 a minute has an interval under a
+/// millisecond), written with `%d` because Lua 5.1 prints numbers with 14 digits, too
+/// few for a microsecond clock; the key expires at least a millisecond ahead.
 const GCRA: &str = r"
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then tat = now end
 local allow_at = tat - tolerance
@@ -51,7 +54,8 @@ if now < allow_at then
   return {0, allow_at - now}
 end
 local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
+local ttl_ms = math.max(1, math.ceil((new_tat - now) / 1000))
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 return {1, 0}
 ";
 
@@ -123,10 +127,10 @@ impl Redis {
         per_minute: u32,
     ) -> Result<RateDecision, RedisUnavailable> {
         let per_minute = u64::from(per_minute.max(1));
-        let interval = 60_000 / per_minute;
+        let interval = (60_000_000 / per_minute).max(1);
         let tolerance = interval * (per_minute - 1);
         let full_key = self.key(&format!("rl:{key}"));
-        let (allowed, wait_ms): (i64, i64) = self
+        let (allowed, wait_us): (i64, i64) = self
             .run(async |c| {
                 Script::new(GCRA)
                     .key(&full_key)
@@ -140,7 +144,7 @@ impl Redis {
             RateDecision::Allowed
         } else {
             RateDecision::Limited {
-                retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+                retry_after: Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)),
             }
         })
     }
