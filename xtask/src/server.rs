@@ -44,14 +44,18 @@ pub(crate) fn profile(debug: bool) -> &'static str {
     if debug { "debug" } else { "release" }
 }
 
-/// Builds the server binary of `profile` (a no-op when it is up to date).
+/// Builds the server binary of `profile` (a no-op when it is up to date). The debug
+/// build asks for the workspace's binaries, the same units `cargo test --workspace`
+/// builds, so right after the tests it links nothing new (`-p soundshelf-app` alone
+/// resolves features differently and rebuilt the app: over a minute of the test
+/// command).
 pub(crate) fn build(profile: &str) -> anyhow::Result<()> {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo
-        .current_dir(deploy::repo_root())
-        .args(["build", "--quiet", "-p", "soundshelf-app"]);
+    cargo.current_dir(deploy::repo_root()).args(["build", "--quiet"]);
     if profile == "release" {
-        cargo.arg("--release");
+        cargo.args(["--release", "-p", "soundshelf-app"]);
+    } else {
+        cargo.args(["--workspace", "--bins"]);
     }
     ensure!(cargo.status()?.success(), "cargo build failed");
     Ok(())
