@@ -51,7 +51,9 @@ pub(crate) fn profile(debug: bool) -> &'static str {
 /// command).
 pub(crate) fn build(profile: &str) -> anyhow::Result<()> {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.current_dir(deploy::repo_root()).args(["build", "--quiet"]);
+    cargo
+        .current_dir(deploy::repo_root())
+        .args(["build", "--quiet"]);
     if profile == "release" {
         cargo.args(["--release", "-p", "soundshelf-app"]);
     } else {
