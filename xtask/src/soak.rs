@@ -54,16 +54,34 @@ struct Shared {
     slice_len: Duration,
     /// The first few errors, for the report.
     samples: Mutex<Vec<String>>,
+    /// Latency of each kind of step in the first and in the last slice, to tell which
+    /// kinds slow down as the data grows.
+    by_kind: Vec<Mutex<[Histogram<u64>; 2]>>,
 }
 
+/// The kinds of steps, in the order of [`one_step`]'s choice.
+const KINDS: [&str; 7] = [
+    "list favorites",
+    "add (+ remove)",
+    "contains",
+    "sync of 20",
+    "grant + 2 ranges",
+    "records",
+    "report",
+];
+
 impl Shared {
-    async fn record(&self, at: Instant, result: anyhow::Result<()>) {
+    async fn record(&self, at: Instant, kind: usize, result: anyhow::Result<()>) {
         let slice =
             usize::try_from((at - self.started).as_millis() / self.slice_len.as_millis().max(1))
                 .unwrap_or(usize::MAX)
                 .min(self.slices.len() - 1);
-        let mut s = self.slices[slice].lock().await;
         let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+        if slice == 0 || slice == self.slices.len() - 1 {
+            let mut h = self.by_kind[kind].lock().await;
+            let _ = h[usize::from(slice != 0)].record(micros.max(1));
+        }
+        let mut s = self.slices[slice].lock().await;
         let _ = s.hist.record(micros.max(1));
         if let Err(e) = result {
             s.errors += 1;
@@ -162,6 +180,10 @@ async fn soak(
         started: Instant::now(),
         slice_len,
         samples: Mutex::new(Vec::new()),
+        by_kind: KINDS
+            .iter()
+            .map(|_| Mutex::new([Slice::new().hist, Slice::new().hist]))
+            .collect(),
     });
     let end = shared.started + length;
     let mut tasks = tokio::task::JoinSet::new();
@@ -225,6 +247,18 @@ async fn soak(
         RSS_GROWTH_BOUND_KB / 1024,
         peak as f64 / 1024.0,
     );
+    println!("\n| step | p50 ms, first slice | p50 ms, last slice | last / first |");
+    println!("|---|---|---|---|");
+    for (kind, name) in KINDS.iter().enumerate() {
+        let h = shared.by_kind[kind].lock().await;
+        let (first, last) = (h[0].value_at_quantile(0.5), h[1].value_at_quantile(0.5));
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.2} |",
+            first as f64 / 1000.0,
+            last as f64 / 1000.0,
+            last as f64 / first.max(1) as f64
+        );
+    }
     for sample in shared.samples.lock().await.iter() {
         eprintln!("error: {sample}");
     }
@@ -243,16 +277,19 @@ async fn one_step(shared: &Shared, worker: usize, step: usize) {
     let token = &shared.tokens[user];
     let item = format!("music_{:03}", 1 + step % 12);
     let at = Instant::now();
-    let result = match step % 20 {
-        0..=5 => list(shared, token).await,
-        6..=8 => add_then_remove(shared, token, &format!("soak_{worker}_{step}")).await,
-        9 | 10 => contains(shared, token).await,
-        11 | 12 => sync(shared, token, worker, step).await,
-        13..=16 => grant_and_redeem(shared, token, &item).await,
-        17 | 18 => records(shared, token).await,
-        _ => report(shared, token, &item).await,
+    let (kind, result) = match step % 20 {
+        0..=5 => (0, list(shared, token).await),
+        6..=8 => (
+            1,
+            add_then_remove(shared, token, &format!("soak_{worker}_{step}")).await,
+        ),
+        9 | 10 => (2, contains(shared, token).await),
+        11 | 12 => (3, sync(shared, token, worker, step).await),
+        13..=16 => (4, grant_and_redeem(shared, token, &item).await),
+        17 | 18 => (5, records(shared, token).await),
+        _ => (6, report(shared, token, &item).await),
     };
-    shared.record(at, result).await;
+    shared.record(at, kind, result).await;
 }
 
 async fn expect(res: reqwest::Response, want: u16, what: &str) -> anyhow::Result<Value> {
