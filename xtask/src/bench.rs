@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use hdrhistogram::Histogram;
 use soundshelf_app::auth::JwtKeys;
@@ -109,7 +108,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+    async fn start(url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
         let port = server::free_port()?;
         let mut cmd = server::command("release", url, port);
         cmd.env("DB_POOL_SIZE", "16")
@@ -121,13 +120,8 @@ impl Server {
         }
         let proc = Proc::spawn("soundshelf", &mut cmd)?;
         let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Self { proc, base });
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        bail!("the server did not start")
+        server::wait_healthy("soundshelf", &format!("{base}/health")).await?;
+        Ok(Self { proc, base })
     }
 
     /// The server's peak resident memory so far, in kB.
@@ -256,7 +250,7 @@ async fn scenarios(sizes: &Sizes, small: &str, large: &str) -> anyhow::Result<Ve
     let tokens = tokens(users)?;
     let mut runs = Vec::new();
 
-    let server = Server::start(small, &[])?;
+    let server = Server::start(small, &[]).await?;
     let base = server.base.clone();
     let b = base.clone();
     runs.push(
@@ -336,7 +330,7 @@ async fn scenarios(sizes: &Sizes, small: &str, large: &str) -> anyhow::Result<Ve
     );
     drop(server);
 
-    let cold = Server::start(small, &[("FAVORITES_CACHE_TTL", "0s")])?;
+    let cold = Server::start(small, &[("FAVORITES_CACHE_TTL", "0s")]).await?;
     let (b, t) = (cold.base.clone(), tokens.clone());
     runs.push(
         drive(
@@ -352,7 +346,7 @@ async fn scenarios(sizes: &Sizes, small: &str, large: &str) -> anyhow::Result<Ve
     );
     runs.push(list_run("6a. list, small table", sizes, &cold, tokens.clone()).await);
     drop(cold);
-    let large_server = Server::start(large, &[("FAVORITES_CACHE_TTL", "0s")])?;
+    let large_server = Server::start(large, &[("FAVORITES_CACHE_TTL", "0s")]).await?;
     let large_tokens = tokens_subset(sizes.large_users)?;
     runs.push(list_run("6b. list, large table", sizes, &large_server, large_tokens).await);
     drop(large_server);

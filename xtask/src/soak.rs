@@ -278,15 +278,23 @@ async fn one_step(shared: &Shared, worker: usize, step: usize) {
     let item = format!("music_{:03}", 1 + step % 12);
     let at = Instant::now();
     let (kind, result) = match step % 20 {
-        0..=5 => (0, list(shared, token).await),
+        0..=5 => (0, get_ok(shared, token, "/api/favorites?limit=20").await),
         6..=8 => (
             1,
             add_then_remove(shared, token, &format!("soak_{worker}_{step}")).await,
         ),
-        9 | 10 => (2, contains(shared, token).await),
+        9 | 10 => (
+            2,
+            get_ok(
+                shared,
+                token,
+                "/api/favorites/contains?item_ids=music_001,music_002,music_003",
+            )
+            .await,
+        ),
         11 | 12 => (3, sync(shared, token, worker, step).await),
         13..=16 => (4, grant_and_redeem(shared, token, &item).await),
-        17 | 18 => (5, records(shared, token).await),
+        17 | 18 => (5, get_ok(shared, token, "/api/downloads?limit=20").await),
         _ => (6, report(shared, token, &item).await),
     };
     shared.record(at, kind, result).await;
@@ -303,14 +311,15 @@ async fn expect(res: reqwest::Response, want: u16, what: &str) -> anyhow::Result
     Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-async fn list(s: &Shared, token: &str) -> anyhow::Result<()> {
+/// A read that must answer 200.
+async fn get_ok(s: &Shared, token: &str, path: &str) -> anyhow::Result<()> {
     let res = s
         .client
-        .get(format!("{}/api/favorites?limit=20", s.base))
+        .get(format!("{}{path}", s.base))
         .bearer_auth(token)
         .send()
         .await?;
-    expect(res, 200, "list").await.map(drop)
+    expect(res, 200, path).await.map(drop)
 }
 
 async fn add_then_remove(s: &Shared, token: &str, item: &str) -> anyhow::Result<()> {
@@ -334,19 +343,6 @@ async fn add_then_remove(s: &Shared, token: &str, item: &str) -> anyhow::Result<
         expect(res, 200, "remove").await?;
     }
     Ok(())
-}
-
-async fn contains(s: &Shared, token: &str) -> anyhow::Result<()> {
-    let res = s
-        .client
-        .get(format!(
-            "{}/api/favorites/contains?item_ids=music_001,music_002,music_003",
-            s.base
-        ))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    expect(res, 200, "contains").await.map(drop)
 }
 
 async fn sync(s: &Shared, token: &str, worker: usize, step: usize) -> anyhow::Result<()> {
@@ -401,16 +397,6 @@ async fn grant_and_redeem(s: &Shared, token: &str, item: &str) -> anyhow::Result
     let rest = resume.bytes().await?;
     ensure!(rest.len() == 64_512, "resume: {} bytes", rest.len());
     Ok(())
-}
-
-async fn records(s: &Shared, token: &str) -> anyhow::Result<()> {
-    let res = s
-        .client
-        .get(format!("{}/api/downloads?limit=20", s.base))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    expect(res, 200, "records").await.map(drop)
 }
 
 async fn report(s: &Shared, token: &str, item: &str) -> anyhow::Result<()> {
