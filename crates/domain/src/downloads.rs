@@ -245,9 +245,39 @@ pub fn storage_allows(limits: &PlanLimits, used: u64, file_size: u64) -> Result<
     }
 }
 
-/// Every rule of a grant (rate limiting aside), in the SPEC's order. A server that must
-/// hold the quotas under concurrency decides the last two inside its database
-/// transaction, with [`daily_allows`] and [`storage_allows`] as the rules it enforces.
+/// The quota rules of a grant, in the SPEC's order (daily limit, then storage), given
+/// what the user has used. This is the decision a server makes inside its grant
+/// transaction, under the user's lock, once the store has read the [`Usage`]: the store
+/// writes only what it returns.
+///
+/// ```
+/// use soundshelf_domain::downloads::{decide_quota, GrantDenied, Plans, Usage, MB};
+/// use soundshelf_domain::Plan;
+///
+/// let free = Plans::default().limits(Plan::Free); // 5 a day, 100 MB
+/// let usage = Usage { granted_today: 5, repeat_today: false, storage_used: 0 };
+/// assert_eq!(decide_quota(&free, &usage, MB), Err(GrantDenied::DailyLimitReached { limit: 5 }));
+/// // A same-day repeat of the same file is served and not counted again.
+/// let repeat = decide_quota(&free, &Usage { repeat_today: true, ..usage }, MB).unwrap();
+/// assert!(!repeat.counts_toward_daily_limit);
+/// ```
+pub fn decide_quota(
+    limits: &PlanLimits,
+    usage: &Usage,
+    file_size: u64,
+) -> Result<Grant, GrantDenied> {
+    daily_allows(limits, usage)?;
+    storage_allows(limits, usage.storage_used, file_size)?;
+    Ok(Grant {
+        file_size,
+        counts_toward_daily_limit: !usage.repeat_today,
+    })
+}
+
+/// Every rule of a grant (rate limiting aside), in the SPEC's order:
+/// [`check_entitlement`], then [`decide_quota`]. A server that must hold the quotas
+/// under concurrency calls the two apart: the first before its transaction, the second
+/// inside it, on the usage read under the user's lock.
 pub fn decide_grant(
     user: &User,
     track: Option<&Track>,
@@ -256,13 +286,7 @@ pub fn decide_grant(
     usage: &Usage,
 ) -> Result<Grant, GrantDenied> {
     let file_size = check_entitlement(user, track, quality)?;
-    let limits = plans.limits(user.plan);
-    daily_allows(&limits, usage)?;
-    storage_allows(&limits, usage.storage_used, file_size)?;
-    Ok(Grant {
-        file_size,
-        counts_toward_daily_limit: !usage.repeat_today,
-    })
+    decide_quota(&plans.limits(user.plan), usage, file_size)
 }
 
 /// The status of a download record.

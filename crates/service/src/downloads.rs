@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use soundshelf_domain::catalog::object_key;
 use soundshelf_domain::downloads::{
-    ByteRange, DownloadStatus, GrantDenied, Plans, check_entitlement, redemption_uses_a_use,
+    ByteRange, DownloadStatus, GrantDenied, Plans, Usage, check_entitlement, decide_quota,
+    redemption_uses_a_use,
 };
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::{
@@ -14,7 +15,7 @@ use soundshelf_domain::{
 };
 use soundshelf_ports::{
     CatalogStore, Clock, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
-    GrantOutcome, GrantRequest, RateDecision, RateLimiter, RecordReport, StoreError, TokenIssuer,
+    GrantDecider, GrantRequest, RateDecision, RateLimiter, RecordReport, StoreError, TokenIssuer,
     TokenRecord, UrlSigner,
 };
 use time::{OffsetDateTime, UtcOffset};
@@ -225,8 +226,6 @@ impl DownloadsService {
             file_size,
             day: now.to_offset(self.policy.timezone).date(),
             now,
-            daily_limit: limits.daily_downloads,
-            storage_limit: limits.storage_bytes(),
             token_id: TokenId::from_ulid(Ulid::generate()),
             token_hash: issued.hash,
             expires_at,
@@ -234,21 +233,20 @@ impl DownloadsService {
             download_url: format!("{base}/files/{{token}}"),
             download_id: DownloadId::from_ulid(Ulid::generate()),
         };
-        match self.store.grant(&request).await? {
-            GrantOutcome::Granted { .. } => Ok(GrantedLink {
-                download_url: format!("{base}/files/{}", issued.token),
-                expires_at,
-                file_size,
-                token: issued.token,
-                quality,
-            }),
-            GrantOutcome::DailyLimitReached => {
-                Err(DownloadsError::Denied(GrantDenied::DailyLimitReached {
-                    limit: limits.daily_downloads,
-                }))
-            }
-            GrantOutcome::StorageFull => Err(DownloadsError::Denied(GrantDenied::StorageFull)),
-        }
+        // The quota rule is the domain's, decided by the store under the user's lock.
+        let decide: GrantDecider =
+            Box::new(move |usage: &Usage| decide_quota(&limits, usage, file_size));
+        self.store
+            .grant(&request, decide)
+            .await?
+            .map_err(DownloadsError::Denied)?;
+        Ok(GrantedLink {
+            download_url: format!("{base}/files/{}", issued.token),
+            expires_at,
+            file_size,
+            token: issued.token,
+            quality,
+        })
     }
 
     /// Redeems `token`: checks it, counts a use when this request starts a download
@@ -537,16 +535,25 @@ mod tests {
         let mut m = Mocks::new();
         m.store
             .expect_grant()
-            .withf(|r| {
+            .withf(|r, _| {
                 r.token_hash == "h".repeat(64)
                     && !r.download_url.contains(&"T".repeat(43))
                     && r.day == time::macros::date!(2026 - 06 - 02)
-                    && r.daily_limit == 5
-                    && r.storage_limit == 100 * 1024 * 1024
                     && r.expires_at == NOW + time::Duration::hours(1)
             })
             .times(1)
-            .returning(|_| Ok(GrantOutcome::Granted { counted: true }));
+            .returning(|_, decide| {
+                // The decision handed to the store is the free plan's: 5 a day, 100 MB.
+                let full = Usage {
+                    storage_used: 100 * 1024 * 1024 - 999,
+                    ..Usage::default()
+                };
+                assert_eq!(decide(&full), Err(GrantDenied::StorageFull));
+                Ok(Ok(soundshelf_domain::downloads::Grant {
+                    file_size: 1000,
+                    counts_toward_daily_limit: true,
+                }))
+            });
         let link = m
             .service()
             .grant(&user(Plan::Free), &music(), Quality::Standard)
@@ -594,9 +601,12 @@ mod tests {
     #[tokio::test]
     async fn store_refusals_carry_the_plan_limit() {
         let mut m = Mocks::new();
-        m.store
-            .expect_grant()
-            .returning(|_| Ok(GrantOutcome::DailyLimitReached));
+        m.store.expect_grant().returning(|_, decide| {
+            Ok(decide(&Usage {
+                granted_today: 20,
+                ..Usage::default()
+            }))
+        });
         let err = m
             .service()
             .grant(&user(Plan::Trial), &music(), Quality::Standard)

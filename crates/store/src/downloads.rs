@@ -6,11 +6,11 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use soundshelf_domain::downloads::{DownloadStatus, Track};
+use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Track, Usage};
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
 use soundshelf_ports::{
-    CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore, GrantOutcome,
+    CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore, GrantDecider,
     GrantRequest, RecordPage, RecordReport, StoreError, TokenRecord,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -226,11 +226,13 @@ fn record(row: RecordTuple) -> Result<DownloadRecord, StoreError> {
     })
 }
 
-/// A refusal inside the grant transaction, which rolls it back.
+/// Why the grant transaction rolls back: the database failed, the decision refused, or
+/// a stored value is out of its range.
 #[derive(Debug)]
 enum GrantError {
     Db(diesel::result::Error),
-    Refused(GrantOutcome),
+    Refused(GrantDenied),
+    Corrupt(StoreError),
 }
 
 impl From<diesel::result::Error> for GrantError {
@@ -241,8 +243,12 @@ impl From<diesel::result::Error> for GrantError {
 
 #[async_trait]
 impl DownloadStore for Store {
-    async fn grant(&self, request: &GrantRequest) -> Result<GrantOutcome, StoreError> {
-        detached!(self as store, (request) => store.grant_now(request))
+    async fn grant(
+        &self,
+        request: &GrantRequest,
+        decide: GrantDecider,
+    ) -> Result<Result<Grant, GrantDenied>, StoreError> {
+        detached!(self as store, (request) => store.grant_now(request, decide))
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -280,49 +286,33 @@ impl DownloadStore for Store {
 }
 
 impl Store {
-    async fn grant_now(&self, r: &GrantRequest) -> Result<GrantOutcome, StoreError> {
+    async fn grant_now(
+        &self,
+        r: &GrantRequest,
+        decide: GrantDecider,
+    ) -> Result<Result<Grant, GrantDenied>, StoreError> {
         let sum = self.sum_file_size();
         let now = to_primitive_utc(r.now);
         let outcome = with_conn!(self, conn => {
             let result = conn
                 .transaction(async |conn| {
                     lock_user!(conn, r.user_id, 0i64)?;
-                    // A same-day repeat of (track, quality) finds its row and is not counted.
-                    let first_today = diesel::insert_or_ignore_into(dgd::table)
-                        .values((
-                            dgd::user_id.eq(r.user_id.as_str()),
-                            dgd::day.eq(r.day),
-                            dgd::music_id.eq(r.music_id.as_str()),
-                            dgd::quality.eq(r.quality.as_str()),
-                            dgd::granted_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .await?
-                        == 1;
-                    if first_today {
-                        diesel::insert_or_ignore_into(dgc::table)
-                            .values((
-                                dgc::user_id.eq(r.user_id.as_str()),
-                                dgc::day.eq(r.day),
-                                dgc::grants.eq(0),
-                            ))
-                            .execute(conn)
-                            .await?;
-                        // The quota itself: one conditional statement.
-                        let limit = i32::try_from(r.daily_limit).unwrap_or(i32::MAX);
-                        let raised = diesel::update(
-                            dgc::table
-                                .filter(dgc::user_id.eq(r.user_id.as_str()))
-                                .filter(dgc::day.eq(r.day))
-                                .filter(dgc::grants.lt(limit)),
-                        )
-                        .set(dgc::grants.eq(dgc::grants + 1))
-                        .execute(conn)
+                    // What the quota rule needs, read under the user's lock: no other
+                    // grant of this user can change it before this transaction ends.
+                    let counted: Option<i32> = dgc::table
+                        .find((r.user_id.as_str(), r.day))
+                        .select(dgc::grants)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    let repeat: i64 = dgd::table
+                        .filter(dgd::user_id.eq(r.user_id.as_str()))
+                        .filter(dgd::day.eq(r.day))
+                        .filter(dgd::music_id.eq(r.music_id.as_str()))
+                        .filter(dgd::quality.eq(r.quality.as_str()))
+                        .count()
+                        .get_result(conn)
                         .await?;
-                        if raised == 0 {
-                            return Err(GrantError::Refused(GrantOutcome::DailyLimitReached));
-                        }
-                    }
                     // Completed downloads, this file excluded (it would not count twice).
                     let used: i64 = ud::table
                         .filter(ud::user_id.eq(r.user_id.as_str()))
@@ -335,8 +325,41 @@ impl Store {
                         .select(sql::<BigInt>(sum))
                         .first(conn)
                         .await?;
-                    if size(used).saturating_add(r.file_size) > r.storage_limit {
-                        return Err(GrantError::Refused(GrantOutcome::StorageFull));
+                    let usage = Usage {
+                        granted_today: u32::try_from(counted.unwrap_or(0))
+                            .map_err(|e| GrantError::Corrupt(corrupt("daily_grant_counters", e)))?,
+                        repeat_today: repeat > 0,
+                        storage_used: u64::try_from(used)
+                            .map_err(|e| GrantError::Corrupt(corrupt("user_downloads", e)))?,
+                    };
+                    // The domain decides; this only writes what it decided.
+                    let grant = decide(&usage).map_err(GrantError::Refused)?;
+                    if grant.counts_toward_daily_limit {
+                        diesel::insert_or_ignore_into(dgd::table)
+                            .values((
+                                dgd::user_id.eq(r.user_id.as_str()),
+                                dgd::day.eq(r.day),
+                                dgd::music_id.eq(r.music_id.as_str()),
+                                dgd::quality.eq(r.quality.as_str()),
+                                dgd::granted_at.eq(now),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        if counted.is_some() {
+                            diesel::update(dgc::table.find((r.user_id.as_str(), r.day)))
+                                .set(dgc::grants.eq(dgc::grants + 1))
+                                .execute(conn)
+                                .await?;
+                        } else {
+                            diesel::insert_into(dgc::table)
+                                .values((
+                                    dgc::user_id.eq(r.user_id.as_str()),
+                                    dgc::day.eq(r.day),
+                                    dgc::grants.eq(1),
+                                ))
+                                .execute(conn)
+                                .await?;
+                        }
                     }
                     diesel::insert_into(tok::table)
                         .values(NewTokenRow {
@@ -391,14 +414,14 @@ impl Store {
                             .execute(conn)
                             .await?;
                     }
-                    Ok(GrantOutcome::Granted {
-                        counted: first_today,
-                    })
+                    Ok(grant)
                 })
                 .await;
             match result {
-                Ok(outcome) | Err(GrantError::Refused(outcome)) => outcome,
+                Ok(grant) => Ok(grant),
+                Err(GrantError::Refused(denied)) => Err(denied),
                 Err(GrantError::Db(e)) => return Err(query_error(e)),
+                Err(GrantError::Corrupt(e)) => return Err(e),
             }
         });
         Ok(outcome)

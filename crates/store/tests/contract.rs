@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 
 use serde_json::json;
-use soundshelf_domain::downloads::DownloadStatus;
+use soundshelf_domain::downloads::{
+    DownloadStatus, Grant, GrantDenied, PlanLimits, Usage, decide_quota,
+};
 use soundshelf_domain::favorites::PageStart;
 use soundshelf_domain::{CatalogId, DownloadId, LogId, Quality, TokenId};
 use soundshelf_domain::{
@@ -17,7 +19,7 @@ use soundshelf_domain::{
     SearchTerm, UserId, UserStatus,
 };
 use soundshelf_ports::{
-    CatalogStore, DownloadLogEntry, DownloadStore, FavoriteStore, GrantOutcome, GrantRequest,
+    CatalogStore, DownloadLogEntry, DownloadStore, FavoriteStore, GrantDecider, GrantRequest,
     RecordReport, Removal, StoreError, SyncSnapshot, SyncWrites, UserStore,
 };
 use soundshelf_store::testing::TestDb;
@@ -42,6 +44,8 @@ soundshelf_store::on_both_backends!(
     catalogue_tracks_have_their_files,
     grants_count_distinct_files_per_day_and_refuse_atomically,
     grants_check_storage_of_completed_downloads,
+    grants_write_only_what_the_decision_says,
+    parallel_grants_hold_the_daily_limit_exactly,
     token_uses_are_counted_conditionally,
     records_are_upserted_paged_counted_and_deleted,
 );
@@ -683,6 +687,28 @@ fn music(id: &str) -> CatalogId {
     CatalogId::parse_field("music_id", id).unwrap()
 }
 
+/// The domain's quota rule at 2 grants a day and 10 MB, as the server hands it to the store.
+fn rule(file_size: u64) -> GrantDecider {
+    rule_with(2, 10, file_size)
+}
+
+fn rule_with(daily_downloads: u32, storage_mb: u64, file_size: u64) -> GrantDecider {
+    let limits = PlanLimits {
+        daily_downloads,
+        storage_mb,
+    };
+    Box::new(move |usage: &Usage| decide_quota(&limits, usage, file_size))
+}
+
+const COUNTED: Result<Grant, GrantDenied> = Ok(Grant {
+    file_size: 1_000_000,
+    counts_toward_daily_limit: true,
+});
+const REPEAT: Result<Grant, GrantDenied> = Ok(Grant {
+    file_size: 1_000_000,
+    counts_toward_daily_limit: false,
+});
+
 fn grant_request(user: &str, track: &str, quality: Quality, day: time::Date) -> GrantRequest {
     let now = soundshelf_domain::time::to_storage_precision(OffsetDateTime::now_utc());
     GrantRequest {
@@ -692,8 +718,6 @@ fn grant_request(user: &str, track: &str, quality: Quality, day: time::Date) -> 
         file_size: 1_000_000,
         day,
         now,
-        daily_limit: 2,
-        storage_limit: 10_000_000,
         token_id: TokenId::from_ulid(Ulid::generate()),
         token_hash: format!("{:064x}", Ulid::generate().0),
         expires_at: now + Duration::hours(1),
@@ -718,26 +742,29 @@ async fn grants_count_distinct_files_per_day_and_refuse_atomically(backend: Back
     let g = |track, q| grant_request("user_free", track, q, day);
     assert_eq!(
         store
-            .grant(&g("music_001", Quality::Standard))
+            .grant(&g("music_001", Quality::Standard), rule(1_000_000))
             .await
             .unwrap(),
-        GrantOutcome::Granted { counted: true }
+        COUNTED
     );
     assert_eq!(
         store
-            .grant(&g("music_001", Quality::Standard))
+            .grant(&g("music_001", Quality::Standard), rule(1_000_000))
             .await
             .unwrap(),
-        GrantOutcome::Granted { counted: false }
+        REPEAT
     );
     assert_eq!(
-        store.grant(&g("music_001", Quality::High)).await.unwrap(),
-        GrantOutcome::Granted { counted: true }
+        store
+            .grant(&g("music_001", Quality::High), rule(1_000_000))
+            .await
+            .unwrap(),
+        COUNTED
     );
     let refused = g("music_002", Quality::Standard);
     assert_eq!(
-        store.grant(&refused).await.unwrap(),
-        GrantOutcome::DailyLimitReached
+        store.grant(&refused, rule(1_000_000)).await.unwrap(),
+        Err(GrantDenied::DailyLimitReached { limit: 2 })
     );
     // A refusal writes nothing: no token, no grant row.
     assert!(
@@ -754,10 +781,13 @@ async fn grants_count_distinct_files_per_day_and_refuse_atomically(backend: Back
     .await;
     assert_eq!(rows.as_deref(), Some("2"));
     // A repeat is served at the limit; the next day starts afresh.
-    assert!(matches!(
-        store.grant(&g("music_001", Quality::High)).await.unwrap(),
-        GrantOutcome::Granted { counted: false }
-    ));
+    assert_eq!(
+        store
+            .grant(&g("music_001", Quality::High), rule(1_000_000))
+            .await
+            .unwrap(),
+        REPEAT
+    );
     let tomorrow = grant_request(
         "user_free",
         "music_002",
@@ -765,8 +795,8 @@ async fn grants_count_distinct_files_per_day_and_refuse_atomically(backend: Back
         day.next_day().unwrap(),
     );
     assert_eq!(
-        store.grant(&tomorrow).await.unwrap(),
-        GrantOutcome::Granted { counted: true }
+        store.grant(&tomorrow, rule(1_000_000)).await.unwrap(),
+        COUNTED
     );
     // The grant made (one) record per file, reset to downloading.
     let counts = store.counts(&uid("user_free")).await.unwrap();
@@ -789,16 +819,175 @@ async fn grants_check_storage_of_completed_downloads(backend: Backend) {
         new_id: DownloadId::from_ulid(Ulid::generate()),
     };
     store.report(&report("music_001", 9_500_000)).await.unwrap();
-    let mut big = grant_request("user_free", "music_002", Quality::Standard, day);
-    big.daily_limit = 100;
-    assert_eq!(store.grant(&big).await.unwrap(), GrantOutcome::StorageFull);
+    // 9 500 000 completed + 1 000 000 > 10 MB (10 485 760 bytes).
+    let big = grant_request("user_free", "music_002", Quality::Standard, day);
+    assert_eq!(
+        store
+            .grant(&big, rule_with(100, 10, 1_000_000))
+            .await
+            .unwrap(),
+        Err(GrantDenied::StorageFull)
+    );
     // The completed file itself does not count twice.
     let mut again = grant_request("user_free", "music_001", Quality::Standard, day);
     again.file_size = 9_500_000;
-    assert!(matches!(
-        store.grant(&again).await.unwrap(),
-        GrantOutcome::Granted { .. }
-    ));
+    assert!(
+        store
+            .grant(&again, rule_with(100, 10, 9_500_000))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
+
+/// The store has no quota rule of its own: it hands the decision the usage it read under
+/// the user's lock and writes what the decision says. Another rule (as a change to the
+/// domain's would be) changes what the store grants.
+async fn grants_write_only_what_the_decision_says(backend: Backend) {
+    use std::sync::{Arc, Mutex};
+    let (db, store) = seeded(backend).await;
+    let day = time::macros::date!(2026 - 06 - 01);
+    let g = |track, q| grant_request("user_free", track, q, day);
+    let count = async |table: &str| {
+        soundshelf_store::testing::query_text(
+            &db.config,
+            &format!("SELECT CAST(COUNT(*) AS CHAR) AS value FROM {table}"),
+        )
+        .await
+        .unwrap_or_default()
+    };
+
+    // The usage each decision sees: today's counted pairs, whether this pair is one of
+    // them, completed bytes other than this file.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let watching = |seen: &Arc<Mutex<Vec<Usage>>>| -> GrantDecider {
+        let seen = seen.clone();
+        let rule = rule(1_000_000);
+        Box::new(move |u: &Usage| {
+            seen.lock().unwrap().push(*u);
+            rule(u)
+        })
+    };
+    for (track, q) in [
+        ("music_001", Quality::Standard),
+        ("music_001", Quality::Standard),
+        ("music_002", Quality::Standard),
+        ("music_003", Quality::Standard),
+    ] {
+        store
+            .grant(&g(track, q), watching(&seen))
+            .await
+            .unwrap()
+            .ok();
+    }
+    let usage = |granted_today, repeat_today| Usage {
+        granted_today,
+        repeat_today,
+        storage_used: 0,
+    };
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            usage(0, false),
+            usage(1, true),
+            usage(1, false),
+            usage(2, false)
+        ]
+    );
+
+    // A rule that refuses everything: nothing is written.
+    let tokens_before = count("download_tokens").await;
+    let refuse: GrantDecider = Box::new(|_| Err(GrantDenied::StorageFull));
+    let refused = g("music_004", Quality::Standard);
+    assert_eq!(
+        store.grant(&refused, refuse).await.unwrap(),
+        Err(GrantDenied::StorageFull)
+    );
+    assert_eq!(count("download_tokens").await, tokens_before);
+    assert_eq!(count("download_grant_days").await, "2");
+
+    // A rule under which nothing counts: the store grants past the old limit of 2 and
+    // raises no counter.
+    let free: fn() -> GrantDecider = || {
+        Box::new(|_| {
+            Ok(Grant {
+                file_size: 1_000_000,
+                counts_toward_daily_limit: false,
+            })
+        })
+    };
+    for track in ["music_004", "music_005", "music_006"] {
+        assert!(
+            store
+                .grant(&g(track, Quality::Standard), free())
+                .await
+                .unwrap()
+                .is_ok()
+        );
+    }
+    assert_eq!(count("download_grant_days").await, "2");
+    let counter = soundshelf_store::testing::query_text(
+        &db.config,
+        "SELECT CAST(grants AS CHAR) AS value FROM daily_grant_counters",
+    )
+    .await;
+    assert_eq!(counter.as_deref(), Some("2"));
+
+    // A rule with a higher limit lets the next distinct file through.
+    assert_eq!(
+        store
+            .grant(
+                &g("music_007", Quality::Standard),
+                rule_with(3, 10, 1_000_000)
+            )
+            .await
+            .unwrap(),
+        COUNTED
+    );
+}
+
+/// 30 grants of distinct files at once against a daily limit of 5, three days in a row:
+/// exactly 5 pass each day, and the day's counter says 5.
+async fn parallel_grants_hold_the_daily_limit_exactly(backend: Backend) {
+    let (db, store) = seeded(backend).await;
+    let mut files = Vec::new();
+    for n in 1..=10 {
+        for q in [Quality::Standard, Quality::High, Quality::Lossless] {
+            files.push((format!("music_{n:03}"), q));
+        }
+    }
+    for offset in 0..3 {
+        let day = time::macros::date!(2026 - 06 - 01) + Duration::days(offset);
+        let tasks: Vec<_> = files
+            .iter()
+            .map(|(track, q)| {
+                let store = store.clone();
+                let request = grant_request("user_vip", track, *q, day);
+                tokio::spawn(async move {
+                    store
+                        .grant(&request, rule_with(5, 10_240, 1_000_000))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut granted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => granted += 1,
+                Err(denied) => assert_eq!(denied, GrantDenied::DailyLimitReached { limit: 5 }),
+            }
+        }
+        assert_eq!(granted, 5, "day {day}");
+        let counter = soundshelf_store::testing::query_text(
+            &db.config,
+            &format!(
+                "SELECT CAST(grants AS CHAR) AS value FROM daily_grant_counters WHERE day = '{day}'"
+            ),
+        )
+        .await;
+        assert_eq!(counter.as_deref(), Some("5"), "day {day}");
+    }
 }
 
 async fn token_uses_are_counted_conditionally(backend: Backend) {
@@ -809,7 +998,7 @@ async fn token_uses_are_counted_conditionally(backend: Backend) {
         Quality::Standard,
         time::macros::date!(2026 - 06 - 01),
     );
-    store.grant(&r).await.unwrap();
+    store.grant(&r, rule(1_000_000)).await.unwrap().unwrap();
     let t = store.find_token(&r.token_hash).await.unwrap().unwrap();
     assert_eq!(
         (t.uses, t.max_uses, t.music_id.as_str()),
@@ -826,7 +1015,7 @@ async fn token_uses_are_counted_conditionally(backend: Backend) {
         Quality::Standard,
         time::macros::date!(2026 - 06 - 01),
     );
-    store.grant(&r2).await.unwrap();
+    store.grant(&r2, rule(1_000_000)).await.unwrap().unwrap();
     let t2 = store.find_token(&r2.token_hash).await.unwrap().unwrap();
     assert!(
         !store.use_token(&t2.id, r2.expires_at).await.unwrap(),
