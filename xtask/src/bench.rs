@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use hdrhistogram::Histogram;
-use soundshelf_app::auth::JwtKeys;
+use soundshelf_app::jwt::JwtKeys;
 use soundshelf_domain::UserId;
 use soundshelf_store::{DbConfig, PoolOptions, Store, demo, migrations};
 

@@ -17,8 +17,8 @@ mod soak;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use soundshelf_app::auth::JwtKeys;
 use soundshelf_app::config::{DataSettings, Settings};
+use soundshelf_app::jwt::JwtKeys;
 use soundshelf_app::{embedded, startup};
 use soundshelf_domain::UserId;
 use soundshelf_domain::settings::parse_duration;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use soundshelf_app::auth::JwtKeys;
+use soundshelf_app::jwt::JwtKeys;
 use soundshelf_domain::UserId;
 
 use crate::deploy;

@@ -124,14 +124,7 @@ pub struct DownloadSettings {
     pub redirect_ttl: Duration,
 }
 
-/// OSS signature versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OssVersion {
-    /// `OSSAccessKeyId` / `Expires` / `Signature`.
-    V1,
-    /// `OSS4-HMAC-SHA256`.
-    V4,
-}
+pub use soundshelf_signers::cdn::OssVersion;
 
 /// Where download files live.
 #[derive(Debug, Clone)]

@@ -5,22 +5,20 @@
 //! the use cases, and turns their results and errors into the JSON envelope.
 
 pub mod auth;
-pub mod cdn;
 pub mod config;
 pub mod embedded;
+pub mod envelope;
 pub mod error;
-pub mod limiter;
+pub mod jwt;
 pub mod observability;
 pub mod openapi;
 pub mod routes;
 pub mod scheduler;
-pub mod shared;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
-pub mod tokens;
 
 pub use config::Settings;
 pub use startup::Application;

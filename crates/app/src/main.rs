@@ -215,7 +215,8 @@ async fn run_job_now(settings: Settings, job: Job) -> anyhow::Result<()> {
         soundshelf_app::startup::migrate(&settings.data).await?;
     }
     let store = soundshelf_app::startup::connect(&settings.data).await?;
-    let jobs = soundshelf_app::startup::jobs_service(&settings, &store)?;
+    let redis = soundshelf_app::startup::redis(&settings)?;
+    let jobs = soundshelf_app::startup::jobs_service(&settings, &store, redis.as_ref());
     match jobs.run(job).await? {
         JobRun::Ran(report) => {
             let counts: Vec<String> = report
@@ -249,7 +250,7 @@ fn sign_url(
         Ok(q) => q,
         Err(e) => return refuse(format!("--quality: {}", e.reason)),
     };
-    let Some(signer) = soundshelf_app::cdn::signer(&settings.downloads.backend) else {
+    let Some(signer) = soundshelf_app::startup::url_signer(&settings.downloads.backend) else {
         return refuse(
             "STORAGE_BACKEND is local: the server streams files itself, there is no CDN URL to sign"
                 .to_owned(),

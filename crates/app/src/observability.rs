@@ -9,13 +9,18 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{ResponseError, web};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use soundshelf_domain::ErrorCode;
 use tracing::Instrument;
 
-use crate::routes::resource;
+use crate::error::ApiError;
+
+/// The request timeout when none is configured (the default of `HTTP_REQUEST_TIMEOUT`).
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -51,22 +56,18 @@ pub fn install() {
     });
 }
 
-/// Registers `/metrics`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/metrics").route(web::get().to(render)));
-}
-
-#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
-pub(crate) async fn render() -> HttpResponse {
-    let text = HANDLE
+/// The Prometheus text exposition of every metric recorded so far.
+pub fn render_metrics() -> String {
+    HANDLE
         .get()
         .and_then(Option::as_ref)
         .map(PrometheusHandle::render)
-        .unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(text)
+        .unwrap_or_default()
 }
+
+/// The longest a request may take to be answered (`HTTP_REQUEST_TIMEOUT`), as app data.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTimeout(pub std::time::Duration);
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -86,7 +87,11 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 /// Gives the request its id and span, logs it when answered, and counts it by route
-/// pattern, method and status with its latency.
+/// pattern, method and status with its latency. A request that takes longer than
+/// [`RequestTimeout`] (a client sending its body slowly, a dependency that hangs) is
+/// answered 408 `REQUEST_TIMEOUT`, logged, counted and identified like any other. Store
+/// operations run as their own tasks, so none is cut off half-way when the handler is
+/// dropped here.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -96,48 +101,50 @@ pub async fn observe(
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %id, method = %method);
     let timeout = req
-        .app_data::<actix_web::web::Data<crate::state::AppState>>()
-        .map_or(std::time::Duration::from_secs(60), |s| s.request_timeout);
-    let path_pattern = req.match_pattern();
-    // A request that takes too long (a client sending its body slowly, a dependency that
-    // hangs) is answered 408. Store operations run as their own tasks, so none is cut off
-    // half-way when the handler is dropped here.
-    let Ok(res) = tokio::time::timeout(timeout, next.call(req).instrument(span.clone())).await
-    else {
-        let route = path_pattern.unwrap_or_else(|| "(unmatched)".to_owned());
-        let labels = [
-            ("route", route.clone()),
-            ("method", method.clone()),
-            ("status", "408".to_owned()),
-        ];
-        metrics::counter!("http_requests_total", &labels).increment(1);
-        span.in_scope(|| tracing::warn!(route = %route, status = 408, "request timed out"));
-        return Err(crate::error::ApiError::RequestTimeout.into());
-    };
-    let mut res = res?;
-    let route = res
-        .request()
+        .app_data::<web::Data<RequestTimeout>>()
+        .map_or(DEFAULT_REQUEST_TIMEOUT, |t| t.0);
+    // The route's pattern, matched once: it labels the answer, timed out or not.
+    let route = req
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_owned());
-    let status = res.status().as_u16();
+    let id_header = HeaderValue::from_str(&id).ok();
+    let answered = tokio::time::timeout(timeout, next.call(req).instrument(span.clone())).await;
+    let outcome = match answered {
+        Ok(Ok(mut res)) => {
+            if let Some(value) = id_header {
+                res.headers_mut().insert(REQUEST_ID, value);
+            }
+            Ok(res)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            let error = ApiError::Code(ErrorCode::RequestTimeout);
+            let mut res = error.error_response();
+            if let Some(value) = id_header {
+                res.headers_mut().insert(REQUEST_ID, value);
+            }
+            Err(InternalError::from_response(error, res).into())
+        }
+    };
+    let status = match &outcome {
+        Ok(res) => res.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
     let elapsed = started.elapsed();
     let labels = [
         ("route", route.clone()),
-        ("method", method.clone()),
+        ("method", method),
         ("status", status.to_string()),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(REQUEST_ID, value);
-    }
     span.in_scope(|| {
-        tracing::info!(
-            route = %route,
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        if status == 408 {
+            tracing::warn!(route = %route, status, latency_ms, "request timed out");
+        } else {
+            tracing::info!(route = %route, status, latency_ms, "request");
+        }
     });
-    Ok(res)
+    outcome
 }

@@ -9,39 +9,28 @@ use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use soundshelf_domain::ErrorCode;
+
 use crate::routes;
 
-/// Every code an error envelope may carry.
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum ErrorCode {
-    InvalidRequest,
-    MissingToken,
-    TokenInvalid,
-    TokenExpired,
-    UserInactive,
-    Forbidden,
-    PremiumRequired,
-    VipRequired,
-    DailyLimitReached,
-    StorageFull,
-    FavoriteNotFound,
-    DownloadNotFound,
-    MusicNotFound,
-    QualityNotAvailable,
-    TokenNotFound,
-    ReportNotFound,
-    NotFound,
-    MethodNotAllowed,
-    AlreadyFavorited,
-    DownloadLinkExpired,
-    DownloadUsesExceeded,
-    PayloadTooLarge,
-    RangeNotSatisfiable,
-    RequestTimeout,
-    RateLimited,
-    Internal,
-    Unavailable,
+/// Every code an error envelope may carry: the codes of the one table in
+/// `soundshelf_domain::codes`, described from it.
+pub(crate) struct ErrorCodeSchema;
+
+impl utoipa::PartialSchema for ErrorCodeSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some("Every code an error envelope may carry."))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCodeSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ErrorCode")
+    }
 }
 
 /// The failure envelope.
@@ -52,7 +41,7 @@ pub(crate) struct ErrorBody {
     /// A message for people (Chinese).
     error: String,
     /// The stable code to branch on.
-    code: ErrorCode,
+    code: ErrorCodeSchema,
 }
 
 /// `{success, message}`, as delete routes answer.
@@ -366,7 +355,7 @@ impl Modify for BearerAuth {
     paths(
         routes::health::health,
         routes::health::ready,
-        crate::observability::render,
+        routes::health::metrics,
         openapi_json,
         routes::favorites::add,
         routes::favorites::list,
@@ -385,7 +374,7 @@ impl Modify for BearerAuth {
         routes::admin::abnormal,
         routes::admin::reports
     ),
-    components(schemas(ErrorBody, ErrorCode, MessageBody, DataBody, DataListBody, DataOneOrListBody, JsonObject, ItemType, ItemData, Favorite, AddFavorite, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, LocalChange, SyncRequest, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, ReportDownload, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
+    components(schemas(ErrorBody, ErrorCodeSchema, MessageBody, DataBody, DataListBody, DataOneOrListBody, JsonObject, ItemType, ItemData, Favorite, AddFavorite, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, LocalChange, SyncRequest, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, ReportDownload, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -398,7 +387,7 @@ pub fn document() -> String {
 
 /// Registers `/api/openapi.json`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(routes::resource("/api/openapi.json").route(web::get().to(openapi_json)));
+    cfg.service(crate::envelope::resource("/api/openapi.json").route(web::get().to(openapi_json)));
 }
 
 /// The OpenAPI 3.1 document of this API (not enveloped).

@@ -10,23 +10,26 @@ use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
-use soundshelf_ports::{Clock, JobLock, PageCache, RateLimiter, SystemClock};
-use soundshelf_redis::Redis;
+use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
+use soundshelf_ports::{Clock, JobLock, PageCache, Probe, RateLimiter, SystemClock, UrlSigner};
+use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache};
+use soundshelf_service::health::HealthService;
 use soundshelf_service::jobs::JobsService;
 use soundshelf_service::monitoring::MonitoringService;
 use soundshelf_service::{AuthService, DownloadPolicy, DownloadsService, FavoritesService};
+use soundshelf_signers::cdn::{OssUrls, QiniuUrls};
+use soundshelf_signers::oss::{OssCredentials, OssTarget};
+use soundshelf_signers::qiniu::QiniuSigner;
+use soundshelf_signers::tokens::RingTokens;
 use soundshelf_store::{DbConfig, Store, demo, migrations};
 
-use crate::auth::JwtKeys;
-use crate::config::{DataSettings, Settings};
+use crate::config::{DataSettings, Settings, StorageBackend};
 use crate::embedded;
 use crate::error::ApiError;
-use crate::limiter::GovernorLimiter;
-use crate::observability::observe;
+use crate::jwt::JwtKeys;
+use crate::observability::{RequestTimeout, observe};
 use crate::routes;
-use crate::shared::{MemoryPageCache, RedisPageCache, SharedLimiter};
 use crate::state::AppState;
-use crate::tokens::RingTokens;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -84,22 +87,64 @@ pub async fn seed_demo(data: &DataSettings, store: &Store) -> anyhow::Result<dem
     Ok(outcome)
 }
 
+/// The Redis pool when Redis is configured: one per process, shared by the limiter,
+/// the page cache, the job lock and readiness.
+pub fn redis(settings: &Settings) -> anyhow::Result<Option<Redis>> {
+    settings
+        .redis
+        .as_ref()
+        .map(|r| {
+            Redis::new(r.url.expose_secret(), &r.prefix)
+                .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))
+        })
+        .transpose()
+}
+
 /// The jobs over `store`, guarded by Redis' lock when Redis is configured, else by a
 /// lease row in the database.
-pub fn jobs_service(settings: &Settings, store: &Store) -> anyhow::Result<JobsService> {
-    let lock: Arc<dyn JobLock> = match &settings.redis {
-        Some(r) => Arc::new(
-            Redis::new(r.url.expose_secret(), &r.prefix)
-                .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
-        ),
+pub fn jobs_service(settings: &Settings, store: &Store, redis: Option<&Redis>) -> JobsService {
+    let lock: Arc<dyn JobLock> = match redis {
+        Some(r) => Arc::new(r.clone()),
         None => Arc::new(store.clone()),
     };
-    Ok(JobsService::new(
+    JobsService::new(
         Arc::new(store.clone()),
         lock,
         Arc::new(SystemClock),
         settings.app_timezone,
-    ))
+    )
+}
+
+/// The signer of a CDN backend; `None` for local storage, whose files this server sends.
+pub fn url_signer(backend: &StorageBackend) -> Option<Arc<dyn UrlSigner>> {
+    match backend {
+        StorageBackend::Local => None,
+        StorageBackend::Qiniu {
+            access_key,
+            secret_key,
+            domain,
+            ..
+        } => Some(Arc::new(QiniuUrls(QiniuSigner::new(
+            access_key,
+            secret_key.expose_secret(),
+            domain,
+        )))),
+        StorageBackend::Oss {
+            access_key_id,
+            access_key_secret,
+            bucket,
+            region,
+            endpoint,
+            version,
+        } => Some(Arc::new(OssUrls {
+            credentials: OssCredentials {
+                access_key_id: access_key_id.clone(),
+                access_key_secret: access_key_secret.expose_secret().to_owned(),
+            },
+            target: OssTarget::new(endpoint, bucket, region),
+            version: *version,
+        })),
+    }
 }
 
 /// Migrates (when `AUTO_MIGRATE`), connects, and seeds the demo data (when `SEED_DEMO`).
@@ -130,31 +175,21 @@ impl Application {
     ) -> anyhow::Result<Self> {
         crate::observability::install();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let plain_store = store.clone();
-        let store = Arc::new(store);
         let d = &settings.downloads;
-        let redis = match &settings.redis {
-            Some(r) => Some(
-                Redis::new(r.url.expose_secret(), &r.prefix)
-                    .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
-            ),
-            None => None,
-        };
-        let shared_limiter = redis
-            .clone()
-            .map(|r| Arc::new(SharedLimiter::new(r, d.rate_limit_per_minute)));
-        let limiter: Arc<dyn RateLimiter> = match &shared_limiter {
-            Some(shared) => shared.clone(),
+        let redis = redis(settings)?;
+        let limiter: Arc<dyn RateLimiter> = match &redis {
+            Some(r) => Arc::new(RedisLimiter::new(r.clone(), d.rate_limit_per_minute)),
             None => Arc::new(GovernorLimiter::per_minute(d.rate_limit_per_minute)),
         };
         let pages: Arc<dyn PageCache> = match &redis {
             Some(r) => Arc::new(RedisPageCache(r.clone())),
             None => Arc::new(MemoryPageCache::default()),
         };
+        let shared = Arc::new(store.clone());
         let downloads = DownloadsService::new(
-            store.clone(),
-            store.clone(),
-            limiter,
+            shared.clone(),
+            shared.clone(),
+            limiter.clone(),
             Arc::new(RingTokens::default()),
             clock.clone(),
             DownloadPolicy {
@@ -166,30 +201,28 @@ impl Application {
                 redirect_ttl: d.redirect_ttl,
             },
         );
-        let downloads = match crate::cdn::signer(&d.backend) {
+        let downloads = match url_signer(&d.backend) {
             Some(signer) => downloads.with_cdn(signer),
             None => downloads,
         };
+        let redis_probe = redis.clone().map(|r| Arc::new(r) as Arc<dyn Probe>);
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(jwt_secret).context("JWT_SECRET")?,
-            auth: AuthService::new(store.clone(), clock.clone(), settings.auth_cache_ttl),
-            favorites: FavoritesService::new(store.clone(), clock.clone()),
+            auth: AuthService::new(shared.clone(), clock.clone(), settings.auth_cache_ttl),
+            favorites: FavoritesService::new(shared.clone(), clock.clone())
+                .with_page_cache(pages, settings.favorites_cache_ttl),
             downloads,
             monitoring: MonitoringService::new(
-                store.clone(),
+                shared.clone(),
                 clock.clone(),
                 settings.abnormal_attempts_per_hour,
             ),
+            health: HealthService::new(shared.clone(), redis_probe, limiter),
             storage_dir: settings.data.local_storage_dir.clone(),
             trusted_proxies: d.trusted_proxies.clone(),
-            pages,
-            page_ttl: settings.favorites_cache_ttl,
-            store: plain_store.clone(),
-            redis,
-            shared_limiter,
-            request_timeout: settings.request_timeout,
         });
-        let jobs = Arc::new(jobs_service(settings, &plain_store)?);
+        let jobs = Arc::new(jobs_service(settings, &store, redis.as_ref()));
+        let request_timeout = settings.request_timeout;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let addr = listener.local_addr()?;
@@ -201,9 +234,11 @@ impl Application {
                 .app_data(query_config())
                 .app_data(path_config())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .app_data(web::Data::new(RequestTimeout(request_timeout)))
                 .wrap(from_fn(observe))
                 .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
+                .configure(crate::openapi::configure)
+                .default_service(web::to(crate::envelope::not_found))
         })
         .client_request_timeout(settings.header_timeout)
         // Idle connections are kept longer than a proxy keeps its own idle upstream
@@ -291,7 +326,7 @@ fn json_config() -> web::JsonConfig {
         .error_handler(|e, _req: &HttpRequest| {
             match e {
                 JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PAYLOAD_TOO_LARGE,
                 JsonPayloadError::ContentType => {
                     ApiError::InvalidRequest("Content-Type 必须是 application/json".into())
                 }

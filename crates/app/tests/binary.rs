@@ -367,7 +367,7 @@ async fn secrets_and_tokens_never_appear_in_the_logs() {
         }
     };
 
-    let keys = soundshelf_app::auth::JwtKeys::new(&secrecy::SecretString::from(jwt_secret.clone()))
+    let keys = soundshelf_app::jwt::JwtKeys::new(&secrecy::SecretString::from(jwt_secret.clone()))
         .unwrap();
     let user = soundshelf_domain::UserId::parse("user_vip").unwrap();
     let token = keys.mint(&user, Duration::from_secs(600)).unwrap();

@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use soundshelf_app::limiter::GovernorLimiter;
 use soundshelf_app::testing::*;
+use soundshelf_memory::GovernorLimiter;
 use soundshelf_ports::{RateDecision, RateLimiter};
 use soundshelf_redis::Redis;
 use soundshelf_store::Backend;

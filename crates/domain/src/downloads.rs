@@ -31,6 +31,7 @@
 
 use crate::ValidationError;
 use crate::catalog::Quality;
+use crate::codes::ErrorCode;
 use crate::ids::CatalogId;
 use crate::users::{Plan, User};
 
@@ -166,15 +167,15 @@ pub enum GrantDenied {
 
 impl GrantDenied {
     /// The stable code.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            GrantDenied::UserInactive => "USER_INACTIVE",
-            GrantDenied::MusicNotFound => "MUSIC_NOT_FOUND",
-            GrantDenied::QualityNotAvailable => "QUALITY_NOT_AVAILABLE",
-            GrantDenied::PremiumRequired => "PREMIUM_REQUIRED",
-            GrantDenied::VipRequired => "VIP_REQUIRED",
-            GrantDenied::DailyLimitReached { .. } => "DAILY_LIMIT_REACHED",
-            GrantDenied::StorageFull => "STORAGE_FULL",
+            GrantDenied::UserInactive => ErrorCode::UserInactive,
+            GrantDenied::MusicNotFound => ErrorCode::MusicNotFound,
+            GrantDenied::QualityNotAvailable => ErrorCode::QualityNotAvailable,
+            GrantDenied::PremiumRequired => ErrorCode::PremiumRequired,
+            GrantDenied::VipRequired => ErrorCode::VipRequired,
+            GrantDenied::DailyLimitReached { .. } => ErrorCode::DailyLimitReached,
+            GrantDenied::StorageFull => ErrorCode::StorageFull,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod catalog;
+pub mod codes;
 pub mod downloads;
 mod error;
 pub mod favorites;
@@ -25,6 +26,7 @@ pub mod time;
 pub mod users;
 
 pub use catalog::Quality;
+pub use codes::ErrorCode;
 pub use error::ValidationError;
 pub use favorites::{
     Cursor, Favorite, FavoriteFilter, ItemData, ItemIdList, ItemType, Limit, PageRequest,

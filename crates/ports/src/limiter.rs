@@ -20,4 +20,10 @@ pub enum RateDecision {
 pub trait RateLimiter: Send + Sync {
     /// Counts a request for `key` and says whether it may pass.
     async fn check(&self, key: &str) -> RateDecision;
+
+    /// How many checks this limiter could not make as configured and made in-process
+    /// instead (a shared limiter whose Redis is away); 0 for a limiter with no fallback.
+    fn fallbacks(&self) -> u64 {
+        0
+    }
 }

@@ -1,18 +1,29 @@
-//! Redis adapters (deadpool-redis) of soundshelf's ports: a GCRA rate limiter in one
-//! atomic script, a page cache, and a job lock (`SET NX PX` with a token, released by a
-//! compare-and-delete script). Every key starts with the configured prefix, so several
-//! deployments or test runs share one Redis safely.
+//! Redis adapters (deadpool-redis) of soundshelf's ports, over one pool: the shared
+//! rate limiter ([`RedisLimiter`]: a GCRA script, falling back to the in-process limiter
+//! when Redis is away), the page cache ([`RedisPageCache`]), the job lock (`SET NX PX`
+//! with a token, released by a compare-and-delete script) and the readiness probe. Every
+//! key starts with the configured prefix, so several deployments or test runs share one
+//! Redis safely.
 //!
 //! Every operation is bounded by [`OP_TIMEOUT`], connection included: a hung or absent
 //! Redis costs a request at most that long, and the caller falls back (see
-//! `docs/redis.md`).
+//! `docs/redis.md`). Every operation runs on the runtime the pool was made on, so pooled
+//! connections never belong to an HTTP worker that stops first at shutdown.
 
+mod cache;
+mod limiter;
+
+use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::{Config, Pool, Runtime};
 use redis::{AsyncCommands, Script};
-use soundshelf_ports::{JobLock, LockToken, RateDecision, StoreError};
+use soundshelf_ports::{BoxError, JobLock, LockToken, Probe, RateDecision, StoreError};
+
+pub use cache::RedisPageCache;
+pub use limiter::RedisLimiter;
 
 /// The most any one Redis operation may take, waiting for a connection included.
 pub const OP_TIMEOUT: Duration = Duration::from_millis(250);
@@ -27,6 +38,8 @@ pub struct RedisUnavailable(String);
 pub struct Redis {
     pool: Pool,
     prefix: String,
+    /// The runtime the pool was made on; every operation runs there.
+    runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for Redis {
@@ -59,6 +72,8 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 return {1, 0}
 ";
 
+static GCRA_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GCRA));
+
 /// Deletes the lock only if it still holds our token.
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -67,10 +82,15 @@ end
 return 0
 ";
 
+static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
+
 impl Redis {
     /// A pool on `url` (`redis://host:port/db`); keys start with `prefix`. No connection
-    /// is made until the first operation.
+    /// is made until the first operation. Must be called on the Tokio runtime that is to
+    /// run the operations.
     pub fn new(url: &str, prefix: &str) -> Result<Self, RedisUnavailable> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|e| RedisUnavailable(e.to_string()))?;
         let pool = Config::from_url(url)
             .builder()
             .map_err(|e| RedisUnavailable(e.to_string()))?
@@ -84,6 +104,7 @@ impl Redis {
         Ok(Self {
             pool,
             prefix: prefix.to_owned(),
+            runtime,
         })
     }
 
@@ -92,29 +113,33 @@ impl Redis {
         format!("{}{name}", self.prefix)
     }
 
-    /// Runs `op` on a pooled connection, within [`OP_TIMEOUT`] in all.
-    async fn run<T, F>(&self, op: F) -> Result<T, RedisUnavailable>
+    /// Runs `op` on a pooled connection, within [`OP_TIMEOUT`] in all, as a task of the
+    /// pool's runtime (which also ends it at the bound, whether or not anyone waits).
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, RedisUnavailable>
     where
-        F: AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+        F: FnOnce(deadpool_redis::Connection) -> Fut + Send + 'static,
+        Fut: Future<Output = redis::RedisResult<T>> + Send + 'static,
+        T: Send + 'static,
     {
-        let work = async {
-            let mut conn = self
-                .pool
-                .get()
+        let pool = self.pool.clone();
+        let task = self.runtime.spawn(async move {
+            let work = async move {
+                let conn = pool
+                    .get()
+                    .await
+                    .map_err(|e| RedisUnavailable(e.to_string()))?;
+                op(conn).await.map_err(|e| RedisUnavailable(e.to_string()))
+            };
+            tokio::time::timeout(OP_TIMEOUT, work)
                 .await
-                .map_err(|e| RedisUnavailable(e.to_string()))?;
-            op(&mut conn)
-                .await
-                .map_err(|e| RedisUnavailable(e.to_string()))
-        };
-        tokio::time::timeout(OP_TIMEOUT, work)
-            .await
-            .map_err(|_| RedisUnavailable(format!("no answer within {OP_TIMEOUT:?}")))?
+                .map_err(|_| RedisUnavailable(format!("no answer within {OP_TIMEOUT:?}")))?
+        });
+        task.await.map_err(|e| RedisUnavailable(e.to_string()))?
     }
 
     /// Checks that Redis answers.
     pub async fn ping(&self) -> Result<(), RedisUnavailable> {
-        self.run(async |c| redis::cmd("PING").query_async::<String>(c).await)
+        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await
             .map(|_| ())
     }
@@ -131,12 +156,12 @@ impl Redis {
         let tolerance = interval * (per_minute - 1);
         let full_key = self.key(&format!("rl:{key}"));
         let (allowed, wait_us): (i64, i64) = self
-            .run(async |c| {
-                Script::new(GCRA)
+            .run(move |mut c| async move {
+                GCRA_SCRIPT
                     .key(&full_key)
                     .arg(interval)
                     .arg(tolerance)
-                    .invoke_async(c)
+                    .invoke_async(&mut c)
                     .await
             })
             .await?;
@@ -152,7 +177,8 @@ impl Redis {
     /// The page under `key`.
     pub async fn page_get(&self, key: &str) -> Result<Option<Vec<u8>>, RedisUnavailable> {
         let full_key = self.key(&format!("page:{key}"));
-        self.run(async |c| c.get(&full_key).await).await
+        self.run(move |mut c| async move { c.get(&full_key).await })
+            .await
     }
 
     /// Stores a page under `key` for `ttl`.
@@ -164,7 +190,8 @@ impl Redis {
     ) -> Result<(), RedisUnavailable> {
         let full_key = self.key(&format!("page:{key}"));
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.run(async |c| c.pset_ex(&full_key, page, ms).await)
+        let page = page.to_vec();
+        self.run(move |mut c| async move { c.pset_ex(&full_key, page, ms).await })
             .await
     }
 }
@@ -213,15 +240,18 @@ impl JobLock for Redis {
         let full_key = self.key(&format!("lock:{name}"));
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let set: Option<String> = self
-            .run(async |c| {
-                redis::cmd("SET")
-                    .arg(&full_key)
-                    .arg(&token)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ms)
-                    .query_async(c)
-                    .await
+            .run({
+                let token = token.clone();
+                move |mut c| async move {
+                    redis::cmd("SET")
+                        .arg(&full_key)
+                        .arg(&token)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async(&mut c)
+                        .await
+                }
             })
             .await
             .map_err(unavailable)?;
@@ -231,15 +261,25 @@ impl JobLock for Redis {
     async fn release(&self, name: &str, token: &LockToken) -> Result<bool, StoreError> {
         let full_key = self.key(&format!("lock:{name}"));
         let deleted: i64 = self
-            .run(async |c| {
-                Script::new(RELEASE)
-                    .key(&full_key)
-                    .arg(&token.0)
-                    .invoke_async(c)
-                    .await
+            .run({
+                let token = token.0.clone();
+                move |mut c| async move {
+                    RELEASE_SCRIPT
+                        .key(&full_key)
+                        .arg(&token)
+                        .invoke_async(&mut c)
+                        .await
+                }
             })
             .await
             .map_err(unavailable)?;
         Ok(deleted == 1)
+    }
+}
+
+#[async_trait]
+impl Probe for Redis {
+    async fn ping(&self) -> Result<(), BoxError> {
+        Redis::ping(self).await.map_err(|e| Box::new(e) as BoxError)
     }
 }

@@ -11,7 +11,7 @@ use soundshelf_domain::downloads::{
 };
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::{
-    CatalogId, Cursor, DownloadId, LogId, PageRequest, Quality, TokenId, User, UserId,
+    CatalogId, Cursor, DownloadId, ErrorCode, LogId, PageRequest, Quality, TokenId, User, UserId,
 };
 use soundshelf_ports::{
     CatalogStore, Clock, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
@@ -274,7 +274,7 @@ impl DownloadsService {
                 };
                 ("started", None, sent)
             }
-            Err(e) => ("failed", Some(error_code(e)), 0),
+            Err(e) => ("failed", Some(e.code().as_str()), 0),
         };
         let entry = DownloadLogEntry {
             id: LogId::from_ulid(Ulid::generate()),
@@ -428,18 +428,19 @@ impl DownloadsService {
     }
 }
 
-/// The code logged for a refused redemption.
-fn error_code(e: &DownloadsError) -> &'static str {
-    match e {
-        DownloadsError::TokenNotFound => "TOKEN_NOT_FOUND",
-        DownloadsError::TokenExpired => "DOWNLOAD_LINK_EXPIRED",
-        DownloadsError::UsesExceeded => "DOWNLOAD_USES_EXCEEDED",
-        DownloadsError::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
-        DownloadsError::Denied(d) => d.code(),
-        DownloadsError::RateLimited { .. } => "RATE_LIMITED",
-        DownloadsError::RecordNotFound => "DOWNLOAD_NOT_FOUND",
-        DownloadsError::Infra(InfraError::Unavailable(_)) => "UNAVAILABLE",
-        DownloadsError::Infra(InfraError::Internal(_)) => "INTERNAL",
+impl DownloadsError {
+    /// The code of this failure, as logged for a refused redemption and answered.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DownloadsError::TokenNotFound => ErrorCode::TokenNotFound,
+            DownloadsError::TokenExpired => ErrorCode::DownloadLinkExpired,
+            DownloadsError::UsesExceeded => ErrorCode::DownloadUsesExceeded,
+            DownloadsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
+            DownloadsError::Denied(d) => d.code(),
+            DownloadsError::RateLimited { .. } => ErrorCode::RateLimited,
+            DownloadsError::RecordNotFound => ErrorCode::DownloadNotFound,
+            DownloadsError::Infra(e) => e.code(),
+        }
     }
 }
 
@@ -648,24 +649,24 @@ mod tests {
             Option<&'static str>,
         );
         let cases: Vec<Case> = vec![
-            (None, true, None, Some("TOKEN_NOT_FOUND")),
+            (None, true, None, Some(ErrorCode::TokenNotFound.as_str())),
             (
                 Some(token_record(NOW, 0)),
                 true,
                 None,
-                Some("DOWNLOAD_LINK_EXPIRED"),
+                Some(ErrorCode::DownloadLinkExpired.as_str()),
             ),
             (
                 Some(token_record(NOW + time::Duration::hours(1), 3)),
                 false,
                 None,
-                Some("DOWNLOAD_USES_EXCEEDED"),
+                Some(ErrorCode::DownloadUsesExceeded.as_str()),
             ),
             (
                 Some(token_record(NOW + time::Duration::hours(1), 1)),
                 true,
                 Some(ByteRange::From(1000)),
-                Some("RANGE_NOT_SATISFIABLE"),
+                Some(ErrorCode::RangeNotSatisfiable.as_str()),
             ),
             (
                 Some(token_record(NOW + time::Duration::hours(1), 0)),

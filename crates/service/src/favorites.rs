@@ -4,12 +4,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use soundshelf_domain::sync::{self, Conflict, LocalChange, Rejected, ServerState, Write};
+use std::time::Duration;
+
 use soundshelf_domain::{
     Cursor, Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemIdList, ItemType,
-    PageRequest, UserId, time::to_storage_precision,
+    PageRequest, PageStart, UserId, time::to_storage_precision,
 };
 use soundshelf_ports::{
-    Clock, FavoriteStore, Removal, StoreError, SyncPlanner, SyncSnapshot, SyncWrites,
+    BoxError, Clock, FavoriteStore, PageCache, Removal, StoreError, SyncPlanner, SyncSnapshot,
+    SyncWrites,
 };
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -90,6 +93,7 @@ impl From<StoreError> for FavoritesError {
 pub struct FavoritesService {
     store: Arc<dyn FavoriteStore>,
     clock: Arc<dyn Clock>,
+    pages: Option<(Arc<dyn PageCache>, Duration)>,
 }
 
 impl std::fmt::Debug for FavoritesService {
@@ -101,7 +105,17 @@ impl std::fmt::Debug for FavoritesService {
 impl FavoritesService {
     /// The use cases over `store`, telling time by `clock`.
     pub fn new(store: Arc<dyn FavoriteStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            pages: None,
+        }
+    }
+
+    /// The use cases keeping rendered pages in `cache` for `ttl` (zero: no cache).
+    pub fn with_page_cache(mut self, cache: Arc<dyn PageCache>, ttl: Duration) -> Self {
+        self.pages = (!ttl.is_zero()).then_some((cache, ttl));
+        self
     }
 
     /// Favorites an item for `user`; a second favorite of the same item is refused.
@@ -165,9 +179,35 @@ impl FavoritesService {
         })
     }
 
-    /// The version of `user`'s favorites (see `FavoriteStore::version`).
-    pub async fn version(&self, user: &UserId) -> Result<u64, FavoritesError> {
-        Ok(self.store.version(user).await?)
+    /// One page of `user`'s favorites as `render` writes it, from the page cache when
+    /// this query was rendered at the user's current favorites version. The version
+    /// changes in the same transaction as every write of the user's favorites, so a
+    /// cached page is never older than the data it shows.
+    #[tracing::instrument(skip(self, render))]
+    pub async fn rendered_page<E>(
+        &self,
+        user: &UserId,
+        filter: &FavoriteFilter,
+        page: &PageRequest,
+        render: impl FnOnce(&FavoriteList) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, FavoritesError>
+    where
+        E: Into<BoxError>,
+    {
+        let rendered = |list: &FavoriteList| {
+            render(list).map_err(|e| FavoritesError::Infra(InfraError::Internal(e.into())))
+        };
+        let Some((cache, ttl)) = &self.pages else {
+            return rendered(&self.list(user, filter, page).await?);
+        };
+        let version = self.store.version(user).await?;
+        let key = page_key(user, version, filter, page);
+        if let Some(body) = cache.get(&key).await {
+            return Ok(body);
+        }
+        let body = rendered(&self.list(user, filter, page).await?)?;
+        cache.put(&key, &body, *ttl).await;
+        Ok(body)
     }
 
     /// For each asked id, in the order asked, whether `user` has favorited it.
@@ -184,6 +224,21 @@ impl FavoritesService {
             .map(|id| (id.clone(), present.contains(id)))
             .collect())
     }
+}
+
+/// The cache key of a page: every part of the query, in a fixed order, the search term
+/// last (it is the only part that may hold any character).
+fn page_key(user: &UserId, version: u64, filter: &FavoriteFilter, page: &PageRequest) -> String {
+    let item_type = filter.item_type.map_or("", |t| t.as_str());
+    let start = match &page.start {
+        PageStart::Offset(offset) => format!("o{offset}"),
+        PageStart::After(cursor) => format!("c{}", cursor.encode()),
+    };
+    let search = filter.search.as_ref().map_or("", |s| s.key());
+    format!(
+        "fl:{user}:{version}:{item_type}:{}:{start}:{search}",
+        page.limit.get()
+    )
 }
 
 impl FavoritesService {

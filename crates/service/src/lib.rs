@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod downloads;
 pub mod favorites;
+pub mod health;
 pub mod jobs;
 pub mod monitoring;
 
@@ -19,6 +20,7 @@ pub use favorites::{
     AddFavorite, FavoriteList, FavoritesError, FavoritesService, SyncRequest, SyncResult,
 };
 
+use soundshelf_domain::ErrorCode;
 use soundshelf_ports::{BoxError, StoreError};
 
 /// A failure of the infrastructure under a use case.
@@ -33,6 +35,14 @@ pub enum InfraError {
 }
 
 impl InfraError {
+    /// `UNAVAILABLE` or `INTERNAL`.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
     /// Translates a store error that the use case has no rule for.
     pub fn from_store(e: StoreError) -> Self {
         match e {

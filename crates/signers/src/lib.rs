@@ -3,10 +3,15 @@
 //!
 //! No I/O and no clock: every time is an argument, so a URL is a pure function of its
 //! inputs. HMAC and hashes come from `ring`.
+//!
+//! The crate also holds the adapters of soundshelf's ports that sign or mint: the CDN
+//! signers as `UrlSigner` ([`cdn`]) and download tokens as `TokenIssuer` ([`tokens`]).
 
+pub mod cdn;
 pub mod local;
 pub mod oss;
 pub mod qiniu;
+pub mod tokens;
 
 /// Percent-encodes `s` as RFC 3986 asks: everything but `A-Z a-z 0-9 - _ . ~` (and `/`
 /// when `keep_slash`) becomes `%XX` of its UTF-8 bytes, upper-case hex.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
-use soundshelf_ports::{Clock, StoreError, SystemClock};
+use soundshelf_ports::{BoxError, Clock, Probe, StoreError, SystemClock};
 
 use crate::error::pool_error;
 
@@ -348,6 +348,21 @@ impl Store {
         with_conn!(self, conn => {
             conn.batch_execute("SELECT 1").await.map_err(crate::error::query_error)
         })
+    }
+}
+
+impl Store {
+    async fn ping_detached(&self) -> Result<(), StoreError> {
+        detached!(self as store, () => store.ping())
+    }
+}
+
+#[async_trait::async_trait]
+impl Probe for Store {
+    async fn ping(&self) -> Result<(), BoxError> {
+        self.ping_detached()
+            .await
+            .map_err(|e| Box::new(e) as BoxError)
     }
 }
 

@@ -10,10 +10,11 @@ use soundshelf_ports::DailyReport;
 use time::Date;
 use time::format_description::well_known::Rfc3339;
 
-use super::{ok, resource};
 use crate::auth::AuthUser;
+use crate::envelope::{ok, resource};
 use crate::error::ApiError;
 use crate::state::AppState;
+use soundshelf_domain::ErrorCode;
 
 /// Registers the admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,7 +28,7 @@ fn admin(user: &AuthUser) -> Result<(), ApiError> {
     if user.0.role == Role::Admin {
         Ok(())
     } else {
-        Err(ApiError::Forbidden)
+        Err(ApiError::FORBIDDEN)
     }
 }
 
@@ -150,7 +151,7 @@ pub(crate) async fn reports(
     };
     let found = state.monitoring.reports(day).await?;
     match (day, found.first()) {
-        (Some(_), None) => Err(ApiError::ReportNotFound),
+        (Some(_), None) => Err(ApiError::Code(ErrorCode::ReportNotFound)),
         (Some(_), Some(r)) => Ok(ok(report_json(r))),
         (None, _) => Ok(ok(found.iter().map(report_json).collect::<Vec<_>>())),
     }

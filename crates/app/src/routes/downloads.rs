@@ -9,8 +9,8 @@ use soundshelf_ports::DownloadRecord;
 use soundshelf_service::Report;
 use time::OffsetDateTime;
 
-use super::{ok, ok_message, resource};
 use crate::auth::AuthUser;
+use crate::envelope::{ok, ok_message, resource};
 use crate::error::ApiError;
 use crate::state::AppState;
 

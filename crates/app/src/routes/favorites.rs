@@ -13,8 +13,8 @@ use soundshelf_domain::{
 use soundshelf_service::{AddFavorite, SyncRequest};
 use time::OffsetDateTime;
 
-use super::{ok, ok_message, resource};
 use crate::auth::AuthUser;
+use crate::envelope::{ok, ok_message, resource};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -58,7 +58,7 @@ pub(crate) async fn add(
         .get("user_id")
         .is_some_and(|v| !v.is_string() && !v.is_null())
     {
-        return Err(ApiError::Forbidden);
+        return Err(ApiError::FORBIDDEN);
     }
     let add = AddFavorite {
         item_id: ItemId::parse(text_field(&body, "item_id")?)?,
@@ -134,28 +134,19 @@ pub(crate) async fn list(
         params.offset.as_deref(),
         params.cursor.as_deref(),
     )?;
-    // Pages are cached under the user's favorites version, which every write changes in
-    // its own transaction: a cached page is never older than the data.
-    let version = state.favorites.version(user.id()).await?;
-    let query = digest_hex(format!("{filter:?}|{page:?}").as_bytes());
-    let cache_key = format!("fl:{}:{version}:{query}", user.id());
-    let cached = !state.page_ttl.is_zero();
-    if cached && let Some(body) = state.pages.get(&cache_key).await {
-        return Ok(with_etag(&req, body));
-    }
-    let list = state.favorites.list(user.id(), &filter, &page).await?;
-    let body = serde_json::to_vec(&ListBody {
-        success: true,
-        data: &list.items,
-        total: list.total,
-        limit: page.limit.get(),
-        offset: page.offset(),
-        next_cursor: list.next_cursor.map(|c| c.encode()),
-    })
-    .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    if cached {
-        state.pages.put(&cache_key, &body, state.page_ttl).await;
-    }
+    let body = state
+        .favorites
+        .rendered_page(user.id(), &filter, &page, |list| {
+            serde_json::to_vec(&ListBody {
+                success: true,
+                data: &list.items,
+                total: list.total,
+                limit: page.limit.get(),
+                offset: page.offset(),
+                next_cursor: list.next_cursor.as_ref().map(|c| c.encode()),
+            })
+        })
+        .await?;
     Ok(with_etag(&req, body))
 }
 
@@ -296,7 +287,7 @@ pub(crate) async fn sync(
         }
     };
     if entries.len() > MAX_CHANGES {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(ApiError::PAYLOAD_TOO_LARGE);
     }
     let changes = entries
         .iter()

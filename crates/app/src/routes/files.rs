@@ -15,7 +15,7 @@ use soundshelf_domain::catalog::object_key;
 use soundshelf_domain::downloads::parse_range;
 use soundshelf_service::ClientInfo;
 
-use super::resource;
+use crate::envelope::resource;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -1,43 +1,52 @@
-//! Liveness (`/health`: no I/O) and readiness (`/ready`: the database and Redis answer).
+//! Liveness (`/health`: no I/O), readiness (`/ready`: the database and Redis answer) and
+//! the metrics (`/metrics`).
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::{ok, resource};
+use soundshelf_service::health::RedisState;
+
+use crate::envelope::{ok, resource};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Registers `/health`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health").route(web::get().to(health)))
-        .service(resource("/ready").route(web::get().to(ready)));
+        .service(resource("/ready").route(web::get().to(ready)))
+        .service(resource("/metrics").route(web::get().to(metrics)));
 }
 
 /// 200 while the database answers (Redis down only degrades: it is reported, and the
 /// instance keeps serving); 503 `UNAVAILABLE` with `Retry-After` when the database does
 /// not answer. The body says which dependency is up.
 #[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = crate::openapi::DataBody), (status = 503, description = "UNAVAILABLE: the database does not answer", body = crate::openapi::ErrorBody)))]
-pub(crate) async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let database = state.store.ping().await.is_ok();
-    let redis = match &state.redis {
-        None => "not_configured",
-        Some(r) if r.ping().await.is_ok() => "up",
-        Some(_) => "down",
-    };
+pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let r = state.health.readiness().await;
     let checks = json!({
-        "database": if database { "up" } else { "down" },
-        "redis": redis,
-        "rate_limit_fallbacks": state.shared_limiter.as_ref().map_or(0, |l| l.fallbacks()),
+        "database": if r.database { "up" } else { "down" },
+        "redis": match r.redis {
+            RedisState::NotConfigured => "not_configured",
+            RedisState::Up => "up",
+            RedisState::Down => "down",
+        },
+        "rate_limit_fallbacks": r.rate_limit_fallbacks,
     });
-    if database {
-        ok(json!({"status": if redis == "down" { "degraded" } else { "ready" }, "checks": checks}))
-    } else {
-        HttpResponse::ServiceUnavailable()
-            .insert_header((actix_web::http::header::RETRY_AFTER, crate::error::UNAVAILABLE_RETRY_AFTER_SECS))
-            .json(json!({"success": false, "error": "服务暂不可用", "code": "UNAVAILABLE", "checks": checks}))
+    if !r.is_ready() {
+        return Err(ApiError::NotReady(checks));
     }
+    let status = if r.is_degraded() { "degraded" } else { "ready" };
+    Ok(ok(json!({"status": status, "checks": checks})))
 }
 
 #[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, description = "Alive: no dependency is touched", body = crate::openapi::DataBody)))]
 pub(crate) async fn health() -> HttpResponse {
     ok(json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/metrics", operation_id = "render", tag = "meta", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::observability::render_metrics())
 }

@@ -3,7 +3,6 @@
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use governor::clock::{Clock, DefaultClock};
@@ -54,12 +53,6 @@ impl RateLimiter for GovernorLimiter {
     }
 }
 
-/// Whole seconds for `Retry-After`: rounded up, at least 1.
-pub fn retry_after_secs(wait: Duration) -> u64 {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    secs.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,19 +67,14 @@ mod tests {
             panic!("the sixth is limited");
         };
         // One cell refills every 12 s.
-        assert!(retry_after <= Duration::from_secs(12) && retry_after > Duration::from_secs(10));
-        assert_eq!(retry_after_secs(retry_after), 12);
+        assert!(
+            retry_after <= std::time::Duration::from_secs(12)
+                && retry_after > std::time::Duration::from_secs(10)
+        );
         assert_eq!(
             limiter.check("b").await,
             RateDecision::Allowed,
             "keys are separate"
         );
-    }
-
-    #[test]
-    fn retry_after_rounds_up() {
-        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
-        assert_eq!(retry_after_secs(Duration::from_millis(11_001)), 12);
-        assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
 }
