@@ -5,6 +5,7 @@
 //! the use cases, and turns their results and errors into the JSON envelope.
 
 pub mod auth;
+pub mod bodies;
 pub mod config;
 pub mod embedded;
 pub mod envelope;

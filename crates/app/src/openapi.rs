@@ -96,17 +96,6 @@ pub(crate) struct Favorite {
     updated_at: String,
 }
 
-/// `POST /api/favorites`.
-#[derive(ToSchema)]
-pub(crate) struct AddFavorite {
-    #[schema(example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
-    item_id: String,
-    item_type: ItemType,
-    item_data: ItemData,
-    /// If sent, must be the caller's.
-    user_id: Option<String>,
-}
-
 #[derive(ToSchema)]
 pub(crate) struct FavoriteBody {
     success: bool,
@@ -137,28 +126,6 @@ pub(crate) struct ContainsBody {
 pub(crate) enum SyncAction {
     Add,
     Remove,
-}
-
-/// One offline change.
-#[derive(ToSchema)]
-pub(crate) struct LocalChange {
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,36}$")]
-    item_id: String,
-    action: SyncAction,
-    #[schema(format = DateTime)]
-    timestamp: String,
-    item_type: Option<ItemType>,
-    item_data: Option<ItemData>,
-}
-
-/// `PUT /api/favorites/sync`: at most 500 changes.
-#[derive(ToSchema)]
-pub(crate) struct SyncRequest {
-    #[schema(format = DateTime)]
-    last_sync_time: Option<String>,
-    /// At most 500 (more: 413). Not stated as `maxItems`: Schemathesis cannot build a
-    /// body of that size within its budget and reports its own error instead.
-    local_changes: Vec<LocalChange>,
 }
 
 #[derive(ToSchema)]
@@ -232,23 +199,6 @@ pub(crate) enum DownloadStatus {
     Completed,
     Failed,
     Expired,
-}
-
-/// `POST /api/downloads` (status `expired` is the server's only).
-#[derive(ToSchema)]
-pub(crate) struct ReportDownload {
-    #[schema(example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
-    music_id: String,
-    quality: Option<Quality>,
-    status: DownloadStatus,
-    #[schema(minimum = 0, maximum = 100)]
-    progress: Option<u8>,
-    /// Kept for `failed`.
-    #[schema(max_length = 1000)]
-    error_message: Option<String>,
-    /// Ignored: the size is the catalogue's.
-    file_size: Option<u64>,
-    user_id: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -374,7 +324,7 @@ impl Modify for BearerAuth {
         routes::admin::abnormal,
         routes::admin::reports
     ),
-    components(schemas(ErrorBody, ErrorCodeSchema, MessageBody, DataBody, DataListBody, DataOneOrListBody, JsonObject, ItemType, ItemData, Favorite, AddFavorite, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, LocalChange, SyncRequest, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, ReportDownload, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
+    components(schemas(ErrorBody, ErrorCodeSchema, MessageBody, DataBody, DataListBody, DataOneOrListBody, JsonObject, ItemType, ItemData, Favorite, crate::bodies::AddFavoriteBody, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, crate::bodies::ChangeBody, crate::bodies::SyncBody, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, crate::bodies::ReportBody, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

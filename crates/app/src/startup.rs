@@ -330,6 +330,15 @@ fn json_config() -> web::JsonConfig {
                 JsonPayloadError::ContentType => {
                     ApiError::InvalidRequest("Content-Type 必须是 application/json".into())
                 }
+                // The bodies are typed leniently (see `bodies`): the only data errors
+                // left are a body that is not an object and a field sent twice.
+                JsonPayloadError::Deserialize(e) if e.is_data() => {
+                    if e.to_string().starts_with("duplicate field") {
+                        ApiError::InvalidRequest("请求体中有重复的字段".into())
+                    } else {
+                        ApiError::InvalidRequest(crate::bodies::NOT_AN_OBJECT.into())
+                    }
+                }
                 JsonPayloadError::Deserialize(e) => ApiError::InvalidRequest(format!(
                     "请求体不是有效的 JSON（第 {} 行第 {} 列）",
                     e.line(),

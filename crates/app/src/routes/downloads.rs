@@ -2,20 +2,16 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use soundshelf_domain::downloads::{DownloadStatus, MB};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality};
 use soundshelf_ports::DownloadRecord;
-use soundshelf_service::Report;
 use time::OffsetDateTime;
 
 use crate::auth::AuthUser;
+use crate::bodies::{Object, ReportBody};
 use crate::envelope::{ok, ok_message, resource};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The longest `error_message` a device may report, in characters.
-const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 
 /// Registers the grant and record routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -133,66 +129,15 @@ impl<'a> From<&'a DownloadRecord> for RecordBody<'a> {
     }
 }
 
-fn text<'a>(
-    body: &'a serde_json::Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::InvalidRequest(format!(
-            "参数 {name} 无效：必须是字符串"
-        ))),
-    }
-}
-
-#[utoipa::path(post, path = "/api/downloads", tag = "downloads", request_body = crate::openapi::ReportDownload, security(("bearer" = [])), responses((status = 200, description = "The user's record of this track and quality", body = crate::openapi::DownloadRecordBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/downloads", tag = "downloads", request_body = ReportBody, security(("bearer" = [])), responses((status = 200, description = "The user's record of this track and quality", body = crate::openapi::DownloadRecordBody), (status = 400, description = "INVALID_REQUEST", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn report(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: web::Json<Value>,
+    body: web::Json<Object<ReportBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Value::Object(body) = body.into_inner() else {
-        return Err(ApiError::InvalidRequest("请求体必须是 JSON 对象".into()));
-    };
-    user.check_claimed(text(&body, "user_id")?)?;
-    let music_id = text(&body, "music_id")?.ok_or_else(|| ApiError::missing("music_id"))?;
-    let status = text(&body, "status")?.ok_or_else(|| ApiError::missing("status"))?;
-    let progress = match body.get("progress") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .filter(|p| *p <= 100)
-                .and_then(|p| u8::try_from(p).ok())
-                .ok_or_else(|| {
-                    ApiError::InvalidRequest(
-                        "参数 progress 无效：必须是 0 到 100 之间的整数".into(),
-                    )
-                })?,
-        ),
-    };
-    let error_message = text(&body, "error_message")?;
-    if error_message.is_some_and(|m| m.chars().count() > MAX_ERROR_MESSAGE_CHARS) {
-        return Err(ApiError::InvalidRequest(format!(
-            "参数 error_message 无效：不能超过 {MAX_ERROR_MESSAGE_CHARS} 个字符"
-        )));
-    }
-    if body
-        .get("file_size")
-        .is_some_and(|v| !v.is_null() && !v.is_u64())
-    {
-        return Err(ApiError::InvalidRequest(
-            "参数 file_size 无效：必须是不小于 0 的整数".into(),
-        ));
-    }
-    let report = Report {
-        music_id: CatalogId::parse_field("music_id", music_id)?,
-        quality: Quality::parse(text(&body, "quality")?)?,
-        status: DownloadStatus::parse_reported(status)?,
-        progress,
-        error_message: error_message.map(str::to_owned),
-    };
-    let record = state.downloads.report(user.id(), report).await?;
+    let Object(mut body) = body.into_inner();
+    user.check_claimed(body.claimed_user()?.as_deref())?;
+    let record = state.downloads.report(user.id(), body.try_into()?).await?;
     Ok(ok(RecordBody::from(&record)))
 }
 

@@ -4,16 +4,14 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use soundshelf_domain::sync::{Action, Conflict, LocalChange, MAX_CHANGES, Rejected};
-use soundshelf_domain::time::parse_rfc3339;
+use soundshelf_domain::sync::{Conflict, Rejected};
 use soundshelf_domain::{
-    Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemIdList, ItemType, PageRequest,
-    SearchTerm,
+    Favorite, FavoriteFilter, FavoriteId, ItemId, ItemIdList, ItemType, PageRequest, SearchTerm,
 };
-use soundshelf_service::{AddFavorite, SyncRequest};
 use time::OffsetDateTime;
 
 use crate::auth::AuthUser;
+use crate::bodies::{AddFavoriteBody, Object, SyncBody};
 use crate::envelope::{ok, ok_message, resource};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,40 +30,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/favorites/{favorite_id}").route(web::delete().to(remove)));
 }
 
-fn field<'a>(body: &'a Map<String, Value>, name: &'static str) -> Result<&'a Value, ApiError> {
-    body.get(name)
-        .filter(|v| !v.is_null())
-        .ok_or_else(|| ApiError::missing(name))
-}
-
-fn text_field<'a>(body: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, ApiError> {
-    field(body, name)?
-        .as_str()
-        .ok_or_else(|| ApiError::InvalidRequest(format!("参数 {name} 无效：必须是字符串")))
-}
-
-#[utoipa::path(post, path = "/api/favorites", tag = "favorites", request_body = crate::openapi::AddFavorite, security(("bearer" = [])), responses((status = 200, description = "The new favorite", body = crate::openapi::FavoriteBody), (status = 400, description = "INVALID_REQUEST: a missing or invalid field, bad JSON", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE, or FORBIDDEN for another user_id", body = crate::openapi::ErrorBody), (status = 409, description = "ALREADY_FAVORITED", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: body over 64 KiB", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/favorites", tag = "favorites", request_body = AddFavoriteBody, security(("bearer" = [])), responses((status = 200, description = "The new favorite", body = crate::openapi::FavoriteBody), (status = 400, description = "INVALID_REQUEST: a missing or invalid field, bad JSON", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE, or FORBIDDEN for another user_id", body = crate::openapi::ErrorBody), (status = 409, description = "ALREADY_FAVORITED", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: body over 64 KiB", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn add(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: web::Json<Value>,
+    body: web::Json<Object<AddFavoriteBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Value::Object(body) = body.into_inner() else {
-        return Err(ApiError::InvalidRequest("请求体必须是 JSON 对象".into()));
-    };
-    user.check_claimed(body.get("user_id").and_then(Value::as_str))?;
-    if body
-        .get("user_id")
-        .is_some_and(|v| !v.is_string() && !v.is_null())
-    {
-        return Err(ApiError::FORBIDDEN);
-    }
-    let add = AddFavorite {
-        item_id: ItemId::parse(text_field(&body, "item_id")?)?,
-        item_type: ItemType::parse(text_field(&body, "item_type")?)?,
-        item_data: ItemData::parse(field(&body, "item_data")?.clone())?,
-    };
-    let favorite = state.favorites.add(user.id(), add).await?;
+    let Object(body) = body.into_inner();
+    user.check_claimed(body.claimed_user()?)?;
+    let favorite = state.favorites.add(user.id(), body.try_into()?).await?;
     Ok(ok(favorite))
 }
 
@@ -211,7 +184,7 @@ pub(crate) async fn contains(
 }
 
 #[derive(Debug, Serialize)]
-pub(crate) struct SyncBody {
+pub(crate) struct SyncData {
     server_favorites: Vec<Favorite>,
     deleted_item_ids: Vec<ItemId>,
     conflicts: Vec<Conflict>,
@@ -220,91 +193,16 @@ pub(crate) struct SyncBody {
     sync_time: OffsetDateTime,
 }
 
-/// A 400 naming field `name` of change `index`.
-fn bad_change(index: usize, name: &str, reason: &str) -> ApiError {
-    ApiError::InvalidRequest(format!("参数 local_changes[{index}].{name} 无效：{reason}"))
-}
-
-/// Parses one entry of `local_changes`. The shape (an object with a valid `item_id`,
-/// `action` and `timestamp`) is checked here and refuses the whole request; `item_type`
-/// and `item_data` are judged by the merge, which rejects just that change.
-fn parse_change(index: usize, entry: &Value) -> Result<LocalChange, ApiError> {
-    let Value::Object(entry) = entry else {
-        return Err(ApiError::InvalidRequest(format!(
-            "参数 local_changes[{index}] 无效：必须是 JSON 对象"
-        )));
-    };
-    let text = |name: &'static str| -> Result<&str, ApiError> {
-        match entry.get(name) {
-            Some(Value::String(s)) => Ok(s),
-            None | Some(Value::Null) => {
-                Err(ApiError::missing(&format!("local_changes[{index}].{name}")))
-            }
-            Some(_) => Err(bad_change(index, name, "必须是字符串")),
-        }
-    };
-    let item_id =
-        ItemId::parse(text("item_id")?).map_err(|e| bad_change(index, "item_id", &e.reason))?;
-    let action = Action::parse(text("action")?)
-        .ok_or_else(|| bad_change(index, "action", "必须是 add 或 remove"))?;
-    let timestamp = parse_rfc3339("timestamp", text("timestamp")?)
-        .map_err(|e| bad_change(index, "timestamp", &e.reason))?;
-    Ok(LocalChange {
-        item_id,
-        action,
-        timestamp,
-        item_type: entry.get("item_type").cloned(),
-        item_data: entry.get("item_data").cloned(),
-    })
-}
-
-#[utoipa::path(put, path = "/api/favorites/sync", tag = "favorites", request_body = crate::openapi::SyncRequest, security(("bearer" = [])), responses((status = 200, description = "The merged list, deletions, conflicts and rejections (docs/sync.md)", body = crate::openapi::SyncBody), (status = 400, description = "INVALID_REQUEST: a malformed entry; nothing applied", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: over 500 changes or 64 KiB", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(put, path = "/api/favorites/sync", tag = "favorites", request_body = SyncBody, security(("bearer" = [])), responses((status = 200, description = "The merged list, deletions, conflicts and rejections (docs/sync.md)", body = crate::openapi::SyncBody), (status = 400, description = "INVALID_REQUEST: a malformed entry; nothing applied", body = crate::openapi::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::openapi::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::openapi::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: over 500 changes or 64 KiB", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn sync(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: web::Json<Value>,
+    body: web::Json<Object<SyncBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Value::Object(body) = body.into_inner() else {
-        return Err(ApiError::InvalidRequest("请求体必须是 JSON 对象".into()));
-    };
-    user.check_claimed(body.get("user_id").and_then(Value::as_str))?;
-    let last_sync_time = match body.get("last_sync_time") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(parse_rfc3339("last_sync_time", s)?),
-        Some(_) => {
-            return Err(ApiError::InvalidRequest(
-                "参数 last_sync_time 无效：必须是 RFC 3339 时间或 null".into(),
-            ));
-        }
-    };
-    let entries = match body.get("local_changes") {
-        Some(Value::Array(entries)) => entries,
-        None | Some(Value::Null) => return Err(ApiError::missing("local_changes")),
-        Some(_) => {
-            return Err(ApiError::InvalidRequest(
-                "参数 local_changes 无效：必须是数组".into(),
-            ));
-        }
-    };
-    if entries.len() > MAX_CHANGES {
-        return Err(ApiError::PAYLOAD_TOO_LARGE);
-    }
-    let changes = entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| parse_change(i, entry))
-        .collect::<Result<Vec<_>, _>>()?;
-    let result = state
-        .favorites
-        .sync(
-            user.id(),
-            SyncRequest {
-                last_sync_time,
-                changes,
-            },
-        )
-        .await?;
-    Ok(ok(SyncBody {
+    let Object(body) = body.into_inner();
+    user.check_claimed(body.claimed_user())?;
+    let result = state.favorites.sync(user.id(), body.try_into()?).await?;
+    Ok(ok(SyncData {
         server_favorites: result.server_favorites,
         deleted_item_ids: result.deleted_item_ids,
         conflicts: result.conflicts,
