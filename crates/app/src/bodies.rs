@@ -111,10 +111,10 @@ pub struct AddFavoriteBody {
     #[schema(required = true, value_type = String, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
     item_id: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::openapi::ItemType)]
+    #[schema(required = true, value_type = crate::schemas::ItemType)]
     item_type: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::openapi::ItemData)]
+    #[schema(required = true, value_type = crate::schemas::ItemData)]
     item_data: Field<Value>,
     /// If sent, must be the caller's.
     #[serde(default)]
@@ -154,16 +154,16 @@ pub struct ChangeBody {
     #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{1,36}$")]
     item_id: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::openapi::SyncAction)]
+    #[schema(required = true, value_type = crate::schemas::SyncAction)]
     action: Field<String>,
     #[serde(default)]
     #[schema(required = true, value_type = String, format = DateTime)]
     timestamp: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::ItemType>)]
+    #[schema(value_type = Option<crate::schemas::ItemType>)]
     item_type: Field<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::ItemData>)]
+    #[schema(value_type = Option<crate::schemas::ItemData>)]
     item_data: Field<Value>,
 }
 
@@ -264,10 +264,10 @@ pub struct ReportBody {
     #[schema(required = true, value_type = String, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
     music_id: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::Quality>)]
+    #[schema(value_type = Option<crate::schemas::Quality>)]
     quality: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::openapi::DownloadStatus)]
+    #[schema(required = true, value_type = crate::schemas::DownloadStatus)]
     status: Field<String>,
     #[serde(default)]
     #[schema(value_type = Option<u8>, minimum = 0, maximum = 100)]

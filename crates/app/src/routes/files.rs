@@ -75,7 +75,7 @@ fn resolve_client(peer: IpAddr, forwarded: &str, trusted: &[IpNet]) -> IpAddr {
     client
 }
 
-#[utoipa::path(get, path = "/files/{token}", tag = "downloads", params(("token" = String, Path, description = "the grant's token"), ("Range" = Option<String>, Header, description = "one byte range; a resume does not use a use")), responses((status = 200, description = "The file (local storage), typed by its extension", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 206, description = "The range asked for", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 302, description = "Redirect to the signed CDN URL (qiniu, oss)"), (status = 404, description = "TOKEN_NOT_FOUND", body = crate::openapi::ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED or DOWNLOAD_USES_EXCEEDED", body = crate::openapi::ErrorBody), (status = 416, description = "RANGE_NOT_SATISFIABLE", body = crate::openapi::ErrorBody), (status = 500, description = "INTERNAL", body = crate::openapi::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/files/{token}", tag = "downloads", params(("token" = String, Path, description = "the grant's token"), ("Range" = Option<String>, Header, description = "one byte range; a resume does not use a use")), responses((status = 200, description = "The file (local storage), typed by its extension", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 206, description = "The range asked for", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 302, description = "Redirect to the signed CDN URL (qiniu, oss)"), (status = 404, description = "TOKEN_NOT_FOUND", body = crate::schemas::ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED or DOWNLOAD_USES_EXCEEDED", body = crate::schemas::ErrorBody), (status = 416, description = "RANGE_NOT_SATISFIABLE", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
 pub(crate) async fn redeem(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -143,7 +143,7 @@ pub(crate) async fn redeem(
 }
 
 /// `HEAD /files/{token}`: the headers of a redemption; never uses a use.
-#[utoipa::path(head, path = "/files/{token}", tag = "downloads", params(("token" = String, Path)), responses((status = 200, description = "The headers of the file"), (status = 302, description = "Redirect to the signed CDN URL"), (status = 404, description = "TOKEN_NOT_FOUND", body = crate::openapi::ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(head, path = "/files/{token}", tag = "downloads", params(("token" = String, Path)), responses((status = 200, description = "The headers of the file"), (status = 302, description = "Redirect to the signed CDN URL"), (status = 404, description = "TOKEN_NOT_FOUND", body = crate::schemas::ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED", body = crate::schemas::ErrorBody)))]
 pub(crate) async fn redeem_head(
     req: HttpRequest,
     state: web::Data<AppState>,

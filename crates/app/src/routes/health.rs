@@ -20,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// 200 while the database answers (Redis down only degrades: it is reported, and the
 /// instance keeps serving); 503 `UNAVAILABLE` with `Retry-After` when the database does
 /// not answer. The body says which dependency is up.
-#[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = crate::openapi::DataBody), (status = 503, description = "UNAVAILABLE: the database does not answer", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = crate::schemas::DataBody), (status = 503, description = "UNAVAILABLE: the database does not answer", body = crate::schemas::ErrorBody)))]
 pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let r = state.health.readiness().await;
     let checks = json!({
@@ -39,7 +39,7 @@ pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, Ap
     Ok(ok(json!({"status": status, "checks": checks})))
 }
 
-#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, description = "Alive: no dependency is touched", body = crate::openapi::DataBody)))]
+#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, description = "Alive: no dependency is touched", body = crate::schemas::DataBody)))]
 pub(crate) async fn health() -> HttpResponse {
     ok(json!({"status": "ok"}))
 }
