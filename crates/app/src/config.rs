@@ -86,12 +86,9 @@ impl DataSettings {
                     .ok_or_else(|| bad("DB_POOL_SIZE", "must be an integer from 1 to 1000"))?,
                 None => defaults.max_size,
             },
-            timeout: duration(&get, "DB_TIMEOUT", defaults.timeout)?,
+            timeout: positive_duration(&get, "DB_TIMEOUT", defaults.timeout)?,
             query_timeout: duration(&get, "DB_QUERY_TIMEOUT", defaults.query_timeout)?,
         };
-        if pool.timeout.is_zero() {
-            return Err(bad("DB_TIMEOUT", "must be longer than zero"));
-        }
         if pool.query_timeout < pool.timeout {
             return Err(bad("DB_QUERY_TIMEOUT", "must be at least DB_TIMEOUT"));
         }
@@ -251,10 +248,8 @@ impl DownloadSettings {
             limits.daily_downloads = number(get, daily_var, limits.daily_downloads, 0, 1_000_000)?;
             limits.storage_mb = number(get, storage_var, limits.storage_mb, 0, 1 << 30)?;
         }
-        let token_ttl = duration(get, "DOWNLOAD_TOKEN_EXPIRES", Duration::from_secs(6 * 3600))?;
-        if token_ttl.is_zero() {
-            return Err(bad("DOWNLOAD_TOKEN_EXPIRES", "must be longer than zero"));
-        }
+        let token_ttl =
+            positive_duration(get, "DOWNLOAD_TOKEN_EXPIRES", Duration::from_secs(6 * 3600))?;
         let trusted_proxies = match get("TRUSTED_PROXIES") {
             None => Vec::new(),
             Some(list) => list
@@ -447,14 +442,13 @@ impl Settings {
             None => None,
         };
 
-        let header_timeout = duration(&get, "HTTP_HEADER_TIMEOUT", Duration::from_secs(10))?;
-        if header_timeout.is_zero() {
-            return Err(bad("HTTP_HEADER_TIMEOUT", "must be longer than zero"));
-        }
-        let request_timeout = duration(&get, "HTTP_REQUEST_TIMEOUT", Duration::from_secs(60))?;
-        if request_timeout.is_zero() {
-            return Err(bad("HTTP_REQUEST_TIMEOUT", "must be longer than zero"));
-        }
+        let header_timeout =
+            positive_duration(&get, "HTTP_HEADER_TIMEOUT", Duration::from_secs(10))?;
+        let request_timeout = positive_duration(
+            &get,
+            "HTTP_REQUEST_TIMEOUT",
+            crate::observability::DEFAULT_REQUEST_TIMEOUT,
+        )?;
 
         let downloads = DownloadSettings::from_lookup(&get)?;
         let redis = match get("REDIS_URL") {
@@ -513,6 +507,19 @@ fn boolean(
         Some("false" | "0") => Ok(false),
         Some(_) => Err(bad(var, "must be true or false")),
     }
+}
+
+/// A duration setting that must be longer than zero.
+fn positive_duration(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let d = duration(get, var, default)?;
+    if d.is_zero() {
+        return Err(bad(var, "must be longer than zero"));
+    }
+    Ok(d)
 }
 
 fn duration(

@@ -9,10 +9,10 @@ use actix_web::http::Method;
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
 };
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use ipnet::IpNet;
 use soundshelf_domain::catalog::object_key;
-use soundshelf_domain::downloads::parse_range;
+use soundshelf_domain::downloads::{ByteRange, parse_range};
 use soundshelf_service::ClientInfo;
 
 use crate::envelope::resource;
@@ -27,13 +27,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // bad syntax) is dropped, so the whole file is served, as RFC 9110 allows and
             // as the redemption counted it, instead of reaching the file server, which
             // would answer an empty 416 or 400 outside the envelope.
+            // The range read here is handed to the handler, which does not parse again.
             .wrap_fn(|mut req, srv| {
-                let honoured = req
+                let asked = req
                     .headers()
                     .get(header::RANGE)
-                    .map(|v| v.to_str().ok().and_then(parse_range).is_some());
-                if honoured == Some(false) {
-                    req.headers_mut().remove(header::RANGE);
+                    .map(|v| v.to_str().ok().and_then(parse_range));
+                match asked {
+                    Some(None) => {
+                        req.headers_mut().remove(header::RANGE);
+                    }
+                    Some(Some(range)) => {
+                        req.extensions_mut().insert(range);
+                    }
+                    None => {}
                 }
                 srv.call(req)
             })
@@ -82,11 +89,8 @@ pub(crate) async fn redeem(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let head = req.method() == Method::HEAD;
-    let range = req
-        .headers()
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_range);
+    // Parsed once, by the resource's guard.
+    let range = req.extensions().get::<ByteRange>().copied();
     let client = ClientInfo {
         ip: client_ip(&req, &state.trusted_proxies),
         user_agent: req.headers().get(header::USER_AGENT).map(|ua| {

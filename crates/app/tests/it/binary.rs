@@ -269,11 +269,13 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
             }
         }
     });
+    let mut startup = Vec::new();
     let base = loop {
         let line = rx.recv_timeout(Duration::from_secs(30)).unwrap();
         if let Some(url) = line.strip_prefix("soundshelf is listening on ") {
             break url.trim().to_owned();
         }
+        startup.push(line);
     };
     let res = reqwest::Client::new()
         .get(format!("{base}/no/such/route"))
@@ -284,6 +286,14 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
     assert_eq!(res.status(), 404);
     assert!(stop(&mut child).success());
     let lines: Vec<String> = rx.try_iter().collect();
+    // Dependencies' internals stay below the default level (the cron scheduler once
+    // printed six INFO lines at every start).
+    let chatter: Vec<&String> = startup
+        .iter()
+        .chain(&lines)
+        .filter(|l| l.contains("tokio_cron_scheduler"))
+        .collect();
+    assert!(chatter.is_empty(), "{chatter:?}");
     let request_lines: Vec<serde_json::Value> = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
