@@ -13,6 +13,7 @@ use serde::Serialize;
 use soundshelf_domain::downloads::GrantDenied;
 use soundshelf_domain::{ErrorCode, ValidationError};
 use soundshelf_ports::BoxError;
+use soundshelf_service::monitoring::MonitoringError;
 use soundshelf_service::{AuthError, DownloadsError, FavoritesError, InfraError};
 
 /// Seconds a client is asked to wait when the database is unavailable.
@@ -211,6 +212,15 @@ impl From<AuthError> for ApiError {
             AuthError::UnknownUser => Self::TOKEN_INVALID,
             AuthError::Inactive => Self::Code(ErrorCode::UserInactive),
             AuthError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<MonitoringError> for ApiError {
+    fn from(e: MonitoringError) -> Self {
+        match e {
+            MonitoringError::Forbidden => Self::FORBIDDEN,
+            MonitoringError::Infra(e) => e.into(),
         }
     }
 }

@@ -97,6 +97,12 @@ impl User {
     pub fn is_active(&self) -> bool {
         self.status == UserStatus::Active
     }
+
+    /// Only active users whose role is `admin` may use the operators' routes. The role
+    /// is the stored one, never a claim of the token.
+    pub fn may_administer(&self) -> bool {
+        self.is_active() && self.role == Role::Admin
+    }
 }
 
 #[cfg(test)]
@@ -117,5 +123,23 @@ mod tests {
         assert!(Plan::parse("VIP").is_err());
         assert!(UserStatus::parse("").is_err());
         assert!(Role::parse("root").is_err());
+    }
+
+    #[test]
+    fn only_active_admins_administer() {
+        let user = |role, status| User {
+            id: crate::UserId::parse("u").unwrap(),
+            nickname: String::new(),
+            status,
+            plan: Plan::Free,
+            has_premium_access: false,
+            role,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(user(Role::Admin, UserStatus::Active).may_administer());
+        assert!(!user(Role::User, UserStatus::Active).may_administer());
+        for status in UserStatus::ALL.iter().filter(|s| **s != UserStatus::Active) {
+            assert!(!user(Role::Admin, *status).may_administer(), "{status:?}");
+        }
     }
 }

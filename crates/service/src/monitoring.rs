@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use soundshelf_domain::User;
 use soundshelf_domain::jobs::StatsRange;
 use soundshelf_ports::{
     AbnormalActivity, Clock, DailyReport, MonitoringStore, PopularTrack, StatusCount,
@@ -9,6 +10,29 @@ use soundshelf_ports::{
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::InfraError;
+
+/// Why a monitoring use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitoringError {
+    /// The caller may not administer.
+    #[error("not an administrator")]
+    Forbidden,
+    /// The infrastructure failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Proof that the caller may administer (`User::may_administer`), asked for first so a
+/// caller who may not learns nothing else; every monitoring use case takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin<'a>(&'a User);
+
+impl Admin<'_> {
+    /// The administrator.
+    pub fn user(&self) -> &User {
+        self.0
+    }
+}
 
 /// How far back the popular list looks.
 pub const POPULAR_WINDOW: Duration = Duration::days(7);
@@ -46,11 +70,21 @@ impl MonitoringService {
         }
     }
 
+    /// The proof that `caller` may administer, or `Forbidden`.
+    pub fn admin<'a>(&self, caller: &'a User) -> Result<Admin<'a>, MonitoringError> {
+        if caller.may_administer() {
+            Ok(Admin(caller))
+        } else {
+            Err(MonitoringError::Forbidden)
+        }
+    }
+
     /// Attempts by status over `range`, and the instant it starts at.
     pub async fn stats(
         &self,
+        _admin: &Admin<'_>,
         range: StatsRange,
-    ) -> Result<(OffsetDateTime, Vec<StatusCount>), InfraError> {
+    ) -> Result<(OffsetDateTime, Vec<StatusCount>), MonitoringError> {
         let since = self.clock.now() - range.duration();
         let counts = self
             .store
@@ -61,16 +95,24 @@ impl MonitoringService {
     }
 
     /// The `limit` most downloaded tracks of the last 7 days.
-    pub async fn popular(&self, limit: u32) -> Result<Vec<PopularTrack>, InfraError> {
+    pub async fn popular(
+        &self,
+        _admin: &Admin<'_>,
+        limit: u32,
+    ) -> Result<Vec<PopularTrack>, MonitoringError> {
         let since = self.clock.now() - POPULAR_WINDOW;
-        self.store
+        Ok(self
+            .store
             .popular(since, limit)
             .await
-            .map_err(InfraError::from_store)
+            .map_err(InfraError::from_store)?)
     }
 
     /// Address and user pairs over the threshold in the last hour, and the threshold.
-    pub async fn abnormal(&self) -> Result<(u64, Vec<AbnormalActivity>), InfraError> {
+    pub async fn abnormal(
+        &self,
+        _admin: &Admin<'_>,
+    ) -> Result<(u64, Vec<AbnormalActivity>), MonitoringError> {
         let since = self.clock.now() - ABNORMAL_WINDOW;
         let found = self
             .store
@@ -88,20 +130,24 @@ impl MonitoringService {
     }
 
     /// The report of `day`, or the 30 latest.
-    pub async fn reports(&self, day: Option<Date>) -> Result<Vec<DailyReport>, InfraError> {
-        match day {
-            Some(day) => Ok(self
+    pub async fn reports(
+        &self,
+        _admin: &Admin<'_>,
+        day: Option<Date>,
+    ) -> Result<Vec<DailyReport>, MonitoringError> {
+        Ok(match day {
+            Some(day) => self
                 .store
                 .daily_report(day)
                 .await
                 .map_err(InfraError::from_store)?
                 .into_iter()
-                .collect()),
+                .collect(),
             None => self
                 .store
                 .recent_reports(30)
                 .await
-                .map_err(InfraError::from_store),
-        }
+                .map_err(InfraError::from_store)?,
+        })
     }
 }

@@ -4,7 +4,6 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use soundshelf_domain::Role;
 use soundshelf_domain::jobs::StatsRange;
 use soundshelf_ports::DailyReport;
 use time::Date;
@@ -24,14 +23,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/admin/reports/daily").route(web::get().to(reports)));
 }
 
-fn admin(user: &AuthUser) -> Result<(), ApiError> {
-    if user.0.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::FORBIDDEN)
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub(crate) struct StatsParams {
     range: Option<String>,
@@ -43,9 +34,9 @@ pub(crate) async fn stats(
     state: web::Data<AppState>,
     params: web::Query<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
+    let admin = state.monitoring.admin(&user.0)?;
     let range = StatsRange::parse(params.range.as_deref())?;
-    let (since, counts) = state.monitoring.stats(range).await?;
+    let (since, counts) = state.monitoring.stats(&admin, range).await?;
     let total: u64 = counts.iter().map(|c| c.attempts).sum();
     let bytes: u64 = counts.iter().map(|c| c.bytes).sum();
     let by_status: serde_json::Map<String, serde_json::Value> = counts
@@ -77,7 +68,7 @@ pub(crate) async fn popular(
     state: web::Data<AppState>,
     params: web::Query<PopularParams>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
+    let admin = state.monitoring.admin(&user.0)?;
     let limit = match params.limit.as_deref() {
         None => 10,
         Some(raw) => raw
@@ -88,7 +79,7 @@ pub(crate) async fn popular(
                 ApiError::InvalidRequest("参数 limit 无效：必须是 1 到 100 之间的整数".into())
             })?,
     };
-    let tracks = state.monitoring.popular(limit).await?;
+    let tracks = state.monitoring.popular(&admin, limit).await?;
     let data: Vec<_> = tracks
         .iter()
         .map(|t| json!({"music_id": t.music_id, "title": t.title, "downloads": t.downloads}))
@@ -101,8 +92,8 @@ pub(crate) async fn abnormal(
     user: AuthUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
-    let (threshold, found) = state.monitoring.abnormal().await?;
+    let admin = state.monitoring.admin(&user.0)?;
+    let (threshold, found) = state.monitoring.abnormal(&admin).await?;
     let pairs: Vec<_> = found
         .iter()
         .map(|a| json!({"ip_address": a.ip_address, "user_id": a.user_id, "attempts": a.attempts}))
@@ -138,7 +129,7 @@ pub(crate) async fn reports(
     state: web::Data<AppState>,
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
+    let admin = state.monitoring.admin(&user.0)?;
     let day = match params.date.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(
@@ -149,7 +140,7 @@ pub(crate) async fn reports(
             .map_err(|_| ApiError::InvalidRequest("参数 date 无效：必须是 YYYY-MM-DD".into()))?,
         ),
     };
-    let found = state.monitoring.reports(day).await?;
+    let found = state.monitoring.reports(&admin, day).await?;
     match (day, found.first()) {
         (Some(_), None) => Err(ApiError::Code(ErrorCode::ReportNotFound)),
         (Some(_), Some(r)) => Ok(ok(report_json(r))),
