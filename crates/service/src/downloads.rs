@@ -15,11 +15,10 @@ use soundshelf_domain::{
 };
 use soundshelf_ports::{
     CatalogStore, Clock, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
-    GrantDecider, GrantRequest, RateDecision, RateLimiter, RecordReport, StoreError, TokenIssuer,
-    TokenRecord, UrlSigner,
+    GrantDecider, GrantRequest, IdGenerator, RandomIds, RateDecision, RateLimiter, RecordReport,
+    StoreError, TokenIssuer, TokenRecord, UrlSigner,
 };
 use time::{OffsetDateTime, UtcOffset};
-use ulid::Ulid;
 
 use crate::InfraError;
 
@@ -156,6 +155,7 @@ pub struct DownloadsService {
     limiter: Arc<dyn RateLimiter>,
     tokens: Arc<dyn TokenIssuer>,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
     policy: DownloadPolicy,
     cdn: Option<Arc<dyn UrlSigner>>,
 }
@@ -184,9 +184,16 @@ impl DownloadsService {
             limiter,
             tokens,
             clock,
+            ids: Arc::new(RandomIds),
             policy,
             cdn: None,
         }
+    }
+
+    /// The use cases making ids with `ids` (the default draws from the system).
+    pub fn with_ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
+        self.ids = ids;
+        self
     }
 
     /// The use cases redirecting redemptions to CDN URLs signed by `signer`.
@@ -226,12 +233,12 @@ impl DownloadsService {
             file_size,
             day: now.to_offset(self.policy.timezone).date(),
             now,
-            token_id: TokenId::from_ulid(Ulid::generate()),
+            token_id: TokenId::from_ulid(self.ids.ulid(now)),
             token_hash: issued.hash,
             expires_at,
             max_uses: self.policy.max_uses,
             download_url: format!("{base}/files/{{token}}"),
-            download_id: DownloadId::from_ulid(Ulid::generate()),
+            download_id: DownloadId::from_ulid(self.ids.ulid(now)),
         };
         // The quota rule is the domain's, decided by the store under the user's lock.
         let decide: GrantDecider =
@@ -277,7 +284,7 @@ impl DownloadsService {
             Err(e) => ("failed", Some(e.code().as_str()), 0),
         };
         let entry = DownloadLogEntry {
-            id: LogId::from_ulid(Ulid::generate()),
+            id: LogId::from_ulid(self.ids.ulid(now)),
             user_id: found
                 .as_ref()
                 .map(|t| t.user_id.to_string())
@@ -370,6 +377,7 @@ impl DownloadsService {
             DownloadStatus::Completed => 100,
             _ => report.progress.unwrap_or(0),
         };
+        let now = to_storage_precision(self.clock.now());
         let error_message = match report.status {
             DownloadStatus::Failed => report.error_message,
             _ => None,
@@ -384,8 +392,8 @@ impl DownloadsService {
                 progress,
                 error_message,
                 file_size,
-                now: to_storage_precision(self.clock.now()),
-                new_id: DownloadId::from_ulid(Ulid::generate()),
+                now,
+                new_id: DownloadId::from_ulid(self.ids.ulid(now)),
             })
             .await?;
         Ok(record)
@@ -454,6 +462,7 @@ mod tests {
         MockTokenIssuer,
     };
     use time::macros::{datetime, offset};
+    use ulid::Ulid;
 
     const NOW: OffsetDateTime = datetime!(2026-06-01 16:30 UTC);
 

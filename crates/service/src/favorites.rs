@@ -11,11 +11,10 @@ use soundshelf_domain::{
     PageRequest, PageStart, UserId, time::to_storage_precision,
 };
 use soundshelf_ports::{
-    BoxError, Clock, FavoriteStore, PageCache, Removal, StoreError, SyncPlanner, SyncSnapshot,
-    SyncWrites,
+    BoxError, Clock, FavoriteStore, IdGenerator, PageCache, RandomIds, Removal, StoreError,
+    SyncPlanner, SyncSnapshot, SyncWrites,
 };
 use time::OffsetDateTime;
-use ulid::Ulid;
 
 use crate::InfraError;
 
@@ -93,6 +92,7 @@ impl From<StoreError> for FavoritesError {
 pub struct FavoritesService {
     store: Arc<dyn FavoriteStore>,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
     pages: Option<(Arc<dyn PageCache>, Duration)>,
 }
 
@@ -108,8 +108,15 @@ impl FavoritesService {
         Self {
             store,
             clock,
+            ids: Arc::new(RandomIds),
             pages: None,
         }
+    }
+
+    /// The use cases making ids with `ids` (the default draws from the system).
+    pub fn with_ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
+        self.ids = ids;
+        self
     }
 
     /// The use cases keeping rendered pages in `cache` for `ttl` (zero: no cache).
@@ -123,7 +130,7 @@ impl FavoritesService {
     pub async fn add(&self, user: &UserId, add: AddFavorite) -> Result<Favorite, FavoritesError> {
         let now = to_storage_precision(self.clock.now());
         let favorite = Favorite {
-            id: FavoriteId::from_ulid(Ulid::generate()),
+            id: FavoriteId::from_ulid(self.ids.ulid(now)),
             user_id: user.clone(),
             item_id: add.item_id,
             item_type: add.item_type,
@@ -262,9 +269,10 @@ impl FavoritesService {
         let since = request.last_sync_time;
         let slot: Arc<Mutex<Option<SyncResult>>> = Arc::default();
         let planner: SyncPlanner = {
-            let (slot, user) = (slot.clone(), user.clone());
+            let (slot, user, ids) = (slot.clone(), user.clone(), self.ids.clone());
             Box::new(move |snapshot| {
-                let (writes, result) = plan_sync(&user, &request.changes, since, snapshot);
+                let (writes, result) =
+                    plan_sync(&user, &request.changes, since, snapshot, ids.as_ref());
                 *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
                 writes
             })
@@ -283,6 +291,7 @@ fn plan_sync(
     changes: &[LocalChange],
     since: Option<OffsetDateTime>,
     snapshot: SyncSnapshot,
+    ids: &dyn IdGenerator,
 ) -> (SyncWrites, SyncResult) {
     let SyncSnapshot {
         now,
@@ -321,7 +330,8 @@ fn plan_sync(
                 // An item already present keeps its id and creation time.
                 let existing = present.get(&item_id);
                 writes.puts.push(Favorite {
-                    id: existing.map_or_else(|| FavoriteId::from_ulid(Ulid::generate()), |f| f.id),
+                    id: existing
+                        .map_or_else(|| FavoriteId::from_ulid(ids.ulid(changed_at)), |f| f.id),
                     user_id: user.clone(),
                     created_at: existing.map_or(changed_at, |f| f.created_at),
                     updated_at: changed_at,
@@ -384,8 +394,9 @@ fn plan_sync(
 mod tests {
     use super::*;
     use mockall::predicate::eq;
-    use soundshelf_ports::{FavoritePage, MockClock, MockFavoriteStore};
+    use soundshelf_ports::{FavoritePage, MockClock, MockFavoriteStore, MockIdGenerator};
     use time::macros::datetime;
+    use ulid::Ulid;
 
     fn clock() -> Arc<dyn Clock> {
         let mut c = MockClock::new();
@@ -422,10 +433,19 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(()));
-        let svc = FavoritesService::new(Arc::new(store), clock());
+        // The id is made at the clock's time (stored precision), by the id port.
+        let mut ids = MockIdGenerator::new();
+        ids.expect_ulid()
+            .withf(|at| *at == datetime!(2026-01-02 03:04:05.123456 UTC))
+            .times(1)
+            .returning(|_| Ulid::from_parts(1_767_323_045_123, 42));
+        let svc = FavoritesService::new(Arc::new(store), clock()).with_ids(Arc::new(ids));
         let fav = svc.add(&user(), add_request()).await.unwrap();
         assert_eq!(fav.user_id, user());
-        assert!(fav.id.to_string().starts_with("fav_"));
+        assert_eq!(
+            fav.id,
+            FavoriteId::from_ulid(Ulid::from_parts(1_767_323_045_123, 42))
+        );
     }
 
     #[tokio::test]
