@@ -16,7 +16,7 @@ use soundshelf_ports::{
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::database::{Backend, Store, detached, lock_user, page_start, split_page, with_conn};
-use crate::error::{corrupt, query_error};
+use crate::error::{corrupt, query_error, size};
 use crate::schema::{
     daily_grant_counters as dgc, download_grant_days as dgd, download_logs as dlog,
     download_tokens as tok, music_assets, music_files, user_downloads as ud,
@@ -24,10 +24,6 @@ use crate::schema::{
 
 fn quality(raw: &str, table: &str) -> Result<Quality, StoreError> {
     Quality::parse(Some(raw)).map_err(|e| corrupt(table, e))
-}
-
-fn size(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or_default()
 }
 
 fn db_size(n: u64) -> i64 {
@@ -82,7 +78,7 @@ impl Store {
         };
         let files = files
             .into_iter()
-            .map(|(q, n)| Ok((quality(&q, "music_assets")?, size(n))))
+            .map(|(q, n)| Ok((quality(&q, "music_assets")?, size(n)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(Track {
             id: id.clone(),
@@ -146,8 +142,9 @@ impl TokenRow {
             music_id: CatalogId::parse_field("music_id", &self.music_id).map_err(bad)?,
             quality: quality(&self.quality, "download_tokens")?,
             expires_at: from_primitive_utc(self.expires_at),
-            max_uses: u32::try_from(self.max_downloads).unwrap_or_default(),
-            uses: u32::try_from(self.download_count).unwrap_or_default(),
+            max_uses: u32::try_from(self.max_downloads)
+                .map_err(|e| corrupt("download_tokens", e))?,
+            uses: u32::try_from(self.download_count).map_err(|e| corrupt("download_tokens", e))?,
         })
     }
 }
@@ -215,8 +212,11 @@ fn record(row: RecordTuple) -> Result<DownloadRecord, StoreError> {
         music_id: CatalogId::parse_field("music_id", &music_id).map_err(bad)?,
         quality: quality(&q, "user_downloads")?,
         status: DownloadStatus::parse(&status).map_err(bad)?,
-        progress: u8::try_from(progress.clamp(0, 100)).unwrap_or_default(),
-        file_size: size(file_size),
+        progress: u8::try_from(progress)
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or_else(|| corrupt("user_downloads", format!("progress {progress}")))?,
+        file_size: size(file_size)?,
         download_time: from_primitive_utc(download_time),
         completed_time: completed_time.map(from_primitive_utc),
         expires_at: expires_at.map(from_primitive_utc),
@@ -566,7 +566,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RecordPage {
             items,
-            total: size(total),
+            total: size(total)?,
             has_more,
         })
     }
@@ -591,11 +591,11 @@ impl Store {
             (by_status, bytes)
         });
         let mut counts = DownloadCounts {
-            completed_bytes: size(completed_bytes),
+            completed_bytes: size(completed_bytes)?,
             ..DownloadCounts::default()
         };
         for (status, n) in by_status {
-            let n = size(n);
+            let n = size(n)?;
             counts.total += n;
             match DownloadStatus::parse(&status).map_err(|e| corrupt("user_downloads", e))? {
                 DownloadStatus::Completed => counts.completed += n,

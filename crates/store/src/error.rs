@@ -39,3 +39,9 @@ where
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("corrupt {what} row: {e}").into())
 }
+
+/// A stored count or size as the unsigned number the domain uses. A negative value is
+/// corrupt data (a bug or manual tampering) and is reported, never read as 0.
+pub(crate) fn size(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| corrupt("count or size", format!("{n} is negative")))
+}

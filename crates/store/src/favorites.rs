@@ -481,7 +481,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FavoritePage {
             items,
-            total: u64::try_from(total).unwrap_or_default(),
+            total: crate::error::size(total)?,
             has_more,
         })
     }
@@ -496,7 +496,8 @@ impl Store {
                 .optional()
                 .map_err(query_error)?
         });
-        Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or_default())
+        // No row: an unknown user, whose favorites are empty at version 0.
+        v.map_or(Ok(0), crate::error::size)
     }
 
     async fn favorites_among(

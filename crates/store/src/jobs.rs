@@ -14,7 +14,7 @@ use soundshelf_ports::{DailyReport, JobLock, LockToken, MaintenanceStore, StoreE
 use time::{Date, OffsetDateTime};
 
 use crate::database::{Store, detached, with_conn};
-use crate::error::query_error;
+use crate::error::{query_error, size};
 use crate::schema::{
     daily_reports as dr, download_logs as dlog, download_tokens as tok, favorite_tombstones as ft,
     job_leases as lease, music_download_stats as mds, user_downloads as ud, user_favorites as uf,
@@ -22,10 +22,6 @@ use crate::schema::{
 
 fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
-}
-
-fn size(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or_default()
 }
 
 /// Runs a batched statement until a batch touches fewer than `batch` rows: `$select`
@@ -286,12 +282,12 @@ impl Store {
                 .map_err(query_error)?;
             let mut report = DailyReport {
                 day: Some(day),
-                completed_bytes: size(bytes),
-                new_favorites: size(favorites),
+                completed_bytes: size(bytes)?,
+                new_favorites: size(favorites)?,
                 ..DailyReport::default()
             };
             for (status, n) in by_status {
-                let n = size(n);
+                let n = size(n)?;
                 report.downloads_total += n;
                 match DownloadStatus::parse(&status) {
                     Ok(DownloadStatus::Downloading) => report.downloading += n,

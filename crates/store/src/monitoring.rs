@@ -12,26 +12,22 @@ use soundshelf_ports::{
 use time::{Date, OffsetDateTime};
 
 use crate::database::{Backend, Store, detached, with_conn};
-use crate::error::query_error;
+use crate::error::{query_error, size};
 use crate::schema::{daily_reports as dr, download_logs as dlog, music_files};
-
-fn size(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or_default()
-}
 
 type ReportRow = (Date, i64, i64, i64, i64, i64, i64, i64);
 
-fn report(r: ReportRow) -> DailyReport {
-    DailyReport {
+fn report(r: ReportRow) -> Result<DailyReport, StoreError> {
+    Ok(DailyReport {
         day: Some(r.0),
-        downloads_total: size(r.1),
-        downloading: size(r.2),
-        completed: size(r.3),
-        failed: size(r.4),
-        expired: size(r.5),
-        completed_bytes: size(r.6),
-        new_favorites: size(r.7),
-    }
+        downloads_total: size(r.1)?,
+        downloading: size(r.2)?,
+        completed: size(r.3)?,
+        failed: size(r.4)?,
+        expired: size(r.5)?,
+        completed_bytes: size(r.6)?,
+        new_favorites: size(r.7)?,
+    })
 }
 
 macro_rules! report_columns {
@@ -105,12 +101,14 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(status, attempts, bytes)| StatusCount {
-                status,
-                attempts: size(attempts),
-                bytes: size(bytes),
+            .map(|(status, attempts, bytes)| {
+                Ok(StatusCount {
+                    status,
+                    attempts: size(attempts)?,
+                    bytes: size(bytes)?,
+                })
             })
-            .collect())
+            .collect::<Result<_, StoreError>>()?)
     }
 
     async fn popular_now(
@@ -147,16 +145,18 @@ impl Store {
         };
         Ok(rows
             .iter()
-            .map(|(music_id, n)| PopularTrack {
-                music_id: music_id.clone(),
-                title: titles
-                    .iter()
-                    .find(|(id, _)| id == music_id)
-                    .map(|(_, t)| t.clone())
-                    .unwrap_or_default(),
-                downloads: size(*n),
+            .map(|(music_id, n)| {
+                Ok(PopularTrack {
+                    music_id: music_id.clone(),
+                    title: titles
+                        .iter()
+                        .find(|(id, _)| id == music_id)
+                        .map(|(_, t)| t.clone())
+                        .unwrap_or_default(),
+                    downloads: size(*n)?,
+                })
             })
-            .collect())
+            .collect::<Result<_, StoreError>>()?)
     }
 
     async fn abnormal_now(
@@ -179,12 +179,14 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(ip_address, user_id, n)| AbnormalActivity {
-                ip_address,
-                user_id,
-                attempts: size(n),
+            .map(|(ip_address, user_id, n)| {
+                Ok(AbnormalActivity {
+                    ip_address,
+                    user_id,
+                    attempts: size(n)?,
+                })
             })
-            .collect())
+            .collect::<Result<_, StoreError>>()?)
     }
 
     async fn daily_report_now(&self, day: Date) -> Result<Option<DailyReport>, StoreError> {
@@ -197,7 +199,7 @@ impl Store {
                 .optional()
                 .map_err(query_error)?
         });
-        Ok(row.map(report))
+        row.map(report).transpose()
     }
 
     async fn recent_reports_now(&self, limit: u32) -> Result<Vec<DailyReport>, StoreError> {
@@ -210,6 +212,6 @@ impl Store {
                 .await
                 .map_err(query_error)?
         });
-        Ok(rows.into_iter().map(report).collect())
+        rows.into_iter().map(report).collect()
     }
 }

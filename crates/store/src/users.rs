@@ -120,6 +120,6 @@ impl Store {
         let n: i64 = with_conn!(self, conn => {
             users::table.count().get_result(conn).await.map_err(query_error)?
         });
-        Ok(u64::try_from(n).unwrap_or_default())
+        crate::error::size(n)
     }
 }

@@ -46,6 +46,7 @@ soundshelf_store::on_both_backends!(
     grants_check_storage_of_completed_downloads,
     grants_write_only_what_the_decision_says,
     parallel_grants_hold_the_daily_limit_exactly,
+    corrupt_stored_numbers_are_reported_not_read_as_zero,
     token_uses_are_counted_conditionally,
     records_are_upserted_paged_counted_and_deleted,
 );
@@ -988,6 +989,50 @@ async fn parallel_grants_hold_the_daily_limit_exactly(backend: Backend) {
         .await;
         assert_eq!(counter.as_deref(), Some("5"), "day {day}");
     }
+}
+
+/// A negative size is corrupt data: reads report it (an
+/// internal error, logged) instead of turning it into 0.
+async fn corrupt_stored_numbers_are_reported_not_read_as_zero(backend: Backend) {
+    let (db, store) = seeded(backend).await;
+    let user = uid("user_free");
+    store
+        .report(&RecordReport {
+            user_id: user.clone(),
+            music_id: music("music_001"),
+            quality: Quality::Standard,
+            status: DownloadStatus::Completed,
+            progress: 100,
+            error_message: None,
+            file_size: 1000,
+            now: OffsetDateTime::now_utc(),
+            new_id: DownloadId::from_ulid(Ulid::generate()),
+        })
+        .await
+        .unwrap();
+    let page = PageRequest::parse(None, None, None).unwrap();
+    assert!(store.records(&user, None, &page).await.is_ok());
+    // (The schema's own CHECKs keep progress within 0–100 and the status known.)
+    soundshelf_store::testing::execute_sql(&db.config, "UPDATE user_downloads SET file_size = -5")
+        .await;
+    assert!(matches!(
+        store.records(&user, None, &page).await,
+        Err(StoreError::Internal(_))
+    ));
+    assert!(matches!(
+        store.counts(&user).await,
+        Err(StoreError::Internal(_))
+    ));
+    let r = grant_request(
+        "user_free",
+        "music_002",
+        Quality::Standard,
+        time::macros::date!(2026 - 06 - 01),
+    );
+    assert!(matches!(
+        store.grant(&r, rule(1_000_000)).await,
+        Err(StoreError::Internal(_))
+    ));
 }
 
 async fn token_uses_are_counted_conditionally(backend: Backend) {
