@@ -99,8 +99,7 @@ impl Store {
                 .await
                 .map_err(query_error)?
         });
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|(status, attempts, bytes)| {
                 Ok(StatusCount {
                     status,
@@ -108,7 +107,7 @@ impl Store {
                     bytes: size(bytes)?,
                 })
             })
-            .collect::<Result<_, StoreError>>()?)
+            .collect()
     }
 
     async fn popular_now(
@@ -143,8 +142,7 @@ impl Store {
                     .map_err(query_error)?
             })
         };
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|(music_id, n)| {
                 Ok(PopularTrack {
                     music_id: music_id.clone(),
@@ -156,7 +154,7 @@ impl Store {
                     downloads: size(*n)?,
                 })
             })
-            .collect::<Result<_, StoreError>>()?)
+            .collect()
     }
 
     async fn abnormal_now(
@@ -177,8 +175,7 @@ impl Store {
                 .await
                 .map_err(query_error)?
         });
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|(ip_address, user_id, n)| {
                 Ok(AbnormalActivity {
                     ip_address,
@@ -186,7 +183,7 @@ impl Store {
                     attempts: size(n)?,
                 })
             })
-            .collect::<Result<_, StoreError>>()?)
+            .collect()
     }
 
     async fn daily_report_now(&self, day: Date) -> Result<Option<DailyReport>, StoreError> {
