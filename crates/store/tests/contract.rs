@@ -47,6 +47,7 @@ soundshelf_store::on_both_backends!(
     grants_write_only_what_the_decision_says,
     parallel_grants_hold_the_daily_limit_exactly,
     corrupt_stored_numbers_are_reported_not_read_as_zero,
+    a_query_timeout_inside_a_transaction_answers_unavailable_and_the_write_completes_whole,
     token_uses_are_counted_conditionally,
     records_are_upserted_paged_counted_and_deleted,
 );
@@ -1033,6 +1034,96 @@ async fn corrupt_stored_numbers_are_reported_not_read_as_zero(backend: Backend) 
         store.grant(&r, rule(1_000_000)).await,
         Err(StoreError::Internal(_))
     ));
+}
+
+/// `DB_QUERY_TIMEOUT` firing while a grant's transaction waits for the user's lock
+/// (held from outside): the caller gets `Unavailable` at the bound, and the operation,
+/// which is never cut off, commits whole once the lock is free.
+async fn a_query_timeout_inside_a_transaction_answers_unavailable_and_the_write_completes_whole(
+    backend: Backend,
+) {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let (db, _seeded) = seeded(backend).await;
+    let store = Store::connect(
+        &db.config,
+        soundshelf_store::PoolOptions {
+            max_size: 4,
+            timeout: std::time::Duration::from_secs(5),
+            query_timeout: std::time::Duration::from_secs(1),
+        },
+    )
+    .await
+    .unwrap();
+    // Hold the user's lock: MySQL, the user's row in an open transaction; SQLite, the
+    // database's write lock.
+    enum Holder {
+        Mysql(diesel_async::AsyncMysqlConnection),
+        Sqlite(soundshelf_store::testing::SqliteWriteLock),
+    }
+    let holder = match &db.config {
+        soundshelf_store::DbConfig::Mysql { url } => {
+            let mut conn = diesel_async::AsyncMysqlConnection::establish(url)
+                .await
+                .unwrap();
+            conn.batch_execute(
+                "BEGIN; UPDATE users SET favorites_version = favorites_version WHERE id = 'user_free';",
+            )
+            .await
+            .unwrap();
+            Holder::Mysql(conn)
+        }
+        soundshelf_store::DbConfig::Sqlite { path } => {
+            Holder::Sqlite(soundshelf_store::testing::SqliteWriteLock::take(path))
+        }
+    };
+    let r = grant_request(
+        "user_free",
+        "music_001",
+        Quality::Standard,
+        time::macros::date!(2026 - 06 - 01),
+    );
+    let started = std::time::Instant::now();
+    let answer = store.grant(&r, rule(1_000_000)).await;
+    let waited = started.elapsed();
+    assert!(
+        matches!(answer, Err(StoreError::Unavailable(_))),
+        "{answer:?}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(950)
+            && waited < std::time::Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert!(
+        store.find_token(&r.token_hash).await.unwrap().is_none(),
+        "not yet"
+    );
+    match holder {
+        Holder::Mysql(mut conn) => conn.batch_execute("COMMIT").await.unwrap(),
+        Holder::Sqlite(lock) => drop(lock),
+    }
+    // The grant goes on by itself and commits all of its writes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.find_token(&r.token_hash).await.unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grant never completed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let count = async |sql: &str| soundshelf_store::testing::query_text(&db.config, sql).await;
+    assert_eq!(
+        count("SELECT CAST(grants AS CHAR) AS value FROM daily_grant_counters")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        count("SELECT CAST(COUNT(*) AS CHAR) AS value FROM user_downloads")
+            .await
+            .as_deref(),
+        Some("1")
+    );
 }
 
 async fn token_uses_are_counted_conditionally(backend: Backend) {
