@@ -111,10 +111,10 @@ pub struct AddFavoriteBody {
     #[schema(required = true, value_type = String, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
     item_id: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::schemas::ItemType)]
+    #[schema(required = true, value_type = soundshelf_domain::ItemType)]
     item_type: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::schemas::ItemData)]
+    #[schema(required = true, value_type = soundshelf_domain::ItemData)]
     item_data: Field<Value>,
     /// If sent, must be the caller's.
     #[serde(default)]
@@ -154,16 +154,16 @@ pub struct ChangeBody {
     #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{1,36}$")]
     item_id: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::schemas::SyncAction)]
+    #[schema(required = true, value_type = soundshelf_domain::sync::Action)]
     action: Field<String>,
     #[serde(default)]
     #[schema(required = true, value_type = String, format = DateTime)]
     timestamp: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::schemas::ItemType>)]
+    #[schema(value_type = Option<soundshelf_domain::ItemType>)]
     item_type: Field<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::schemas::ItemData>)]
+    #[schema(value_type = Option<soundshelf_domain::ItemData>)]
     item_data: Field<Value>,
 }
 
@@ -202,7 +202,7 @@ impl ChangeBody {
 /// `PUT /api/favorites/sync`: at most 500 changes.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = SyncRequest)]
-pub struct SyncBody {
+pub struct SyncRequestBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     last_sync_time: Field<String>,
@@ -216,7 +216,7 @@ pub struct SyncBody {
     user_id: Field<Value>,
 }
 
-impl SyncBody {
+impl SyncRequestBody {
     /// The `user_id` the client claims, if it sent one as a string.
     pub fn claimed_user(&self) -> Option<&str> {
         match &self.user_id {
@@ -226,10 +226,10 @@ impl SyncBody {
     }
 }
 
-impl TryFrom<SyncBody> for SyncRequest {
+impl TryFrom<SyncRequestBody> for SyncRequest {
     type Error = ApiError;
 
-    fn try_from(b: SyncBody) -> Result<Self, ApiError> {
+    fn try_from(b: SyncRequestBody) -> Result<Self, ApiError> {
         let last_sync_time = b
             .last_sync_time
             .optional("last_sync_time", "必须是 RFC 3339 时间或 null")?
@@ -264,10 +264,10 @@ pub struct ReportBody {
     #[schema(required = true, value_type = String, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$")]
     music_id: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::schemas::Quality>)]
+    #[schema(value_type = Option<soundshelf_domain::Quality>)]
     quality: Field<String>,
     #[serde(default)]
-    #[schema(required = true, value_type = crate::schemas::DownloadStatus)]
+    #[schema(required = true, value_type = soundshelf_domain::downloads::DownloadStatus)]
     status: Field<String>,
     #[serde(default)]
     #[schema(value_type = Option<u8>, minimum = 0, maximum = 100)]
@@ -363,7 +363,7 @@ mod tests {
     #[test]
     fn sync_entries_are_judged_one_by_one_in_order() {
         let sync = |json: &str| -> Result<SyncRequest, ApiError> {
-            let Object(body) = serde_json::from_str::<Object<SyncBody>>(json).unwrap();
+            let Object(body) = serde_json::from_str::<Object<SyncRequestBody>>(json).unwrap();
             body.try_into()
         };
         let e = sync(r#"{"local_changes":[{"item_id":"a","action":"add","timestamp":"2026-01-01T00:00:00Z"}, 3]}"#)

@@ -21,30 +21,61 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Code(ErrorCode::NotFound))
 }
 
-/// `{"success": true, "data": …}`.
-#[derive(Debug, Serialize)]
-pub(crate) struct Data<T> {
+/// Declares a success envelope `{"success": true, "data": …}` around one data type,
+/// named for the OpenAPI document; `Name::ok(data)` answers it with a 200. Each response
+/// body of the API is such a type, so its schema is derived from what is sent.
+macro_rules! envelope {
+    ($(#[doc = $doc:literal])* $name:ident($(#[$field:meta])* $data:ty)) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub(crate) struct $name {
+            success: bool,
+            $(#[$field])*
+            data: $data,
+        }
+
+        impl $name {
+            /// A 200 with `data` in this envelope.
+            pub(crate) fn ok(data: $data) -> actix_web::HttpResponse {
+                actix_web::HttpResponse::Ok().json(Self {
+                    success: true,
+                    data,
+                })
+            }
+        }
+    };
+}
+pub(crate) use envelope;
+
+envelope!(
+    /// A success envelope whose `data` is described in the route's text.
+    DataBody(#[schema(value_type = Object)] serde_json::Value)
+);
+
+envelope!(
+    /// A success envelope whose `data` is a list of objects described in the route's text.
+    DataListBody(#[schema(value_type = Vec<Object>)] Vec<serde_json::Value>)
+);
+
+envelope!(
+    /// A success envelope whose `data` is one object or a list of them, as the route's text
+    /// says.
+    DataOneOrListBody(#[schema(value_type = Value)] serde_json::Value)
+);
+
+/// `{success, message}`, as delete routes answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct MessageBody {
     success: bool,
-    data: T,
+    message: &'static str,
 }
 
-/// A 200 with `data` in the success envelope.
-pub(crate) fn ok<T: Serialize>(data: T) -> HttpResponse {
-    HttpResponse::Ok().json(Data {
-        success: true,
-        data,
-    })
-}
-
-/// A 200 `{"success": true, "message": …}`, as delete routes answer.
-pub(crate) fn ok_message(message: &'static str) -> HttpResponse {
-    #[derive(Serialize)]
-    struct Message {
-        success: bool,
-        message: &'static str,
+impl MessageBody {
+    /// A 200 with `message`.
+    pub(crate) fn ok(message: &'static str) -> HttpResponse {
+        HttpResponse::Ok().json(Self {
+            success: true,
+            message,
+        })
     }
-    HttpResponse::Ok().json(Message {
-        success: true,
-        message,
-    })
 }

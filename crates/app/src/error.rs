@@ -60,13 +60,40 @@ pub enum ApiError {
     Internal(#[source] BoxError),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The failure envelope.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// Always false.
     success: bool,
+    /// A message for people (Chinese).
     error: &'a str,
+    /// The stable code to branch on.
+    #[schema(value_type = ErrorCodeSchema)]
     code: &'a str,
+    /// `/ready` only: the state of each dependency.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     checks: Option<&'a serde_json::Value>,
+}
+
+/// Every code an error envelope may carry: the codes of the one table in
+/// `soundshelf_domain::codes`, described from it.
+pub(crate) struct ErrorCodeSchema;
+
+impl utoipa::PartialSchema for ErrorCodeSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some("Every code an error envelope may carry."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCodeSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorCode")
+    }
 }
 
 impl ApiError {

@@ -15,7 +15,6 @@ pub mod observability;
 pub mod openapi;
 pub mod routes;
 pub mod scheduler;
-pub mod schemas;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -1,5 +1,6 @@
-//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations,
-//! the request bodies' types and the schemas of `schemas`; served at `/api/openapi.json`
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations
+//! and the types the handlers read and send (request bodies, response envelopes, the
+//! domain values inside them, the code table); served at `/api/openapi.json`
 //! and exported by `cargo xtask openapi` to `docs/openapi.json`.
 
 use actix_web::{HttpResponse, web};
@@ -7,7 +8,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
-use crate::schemas::*;
 
 struct BearerAuth;
 
@@ -55,7 +55,39 @@ impl Modify for BearerAuth {
         routes::admin::abnormal,
         routes::admin::reports
     ),
-    components(schemas(ErrorBody, ErrorCodeSchema, MessageBody, DataBody, DataListBody, DataOneOrListBody, JsonObject, ItemType, ItemData, Favorite, crate::bodies::AddFavoriteBody, FavoriteBody, FavoriteListBody, ContainsBody, SyncAction, crate::bodies::ChangeBody, crate::bodies::SyncBody, ServerState, Conflict, Rejected, SyncData, SyncBody, Quality, Grant, GrantBody, DownloadStatus, crate::bodies::ReportBody, MusicInfo, DownloadRecord, DownloadRecordBody, DownloadStats, DownloadListBody)),
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::error::ErrorCodeSchema,
+        crate::envelope::MessageBody,
+        crate::envelope::DataBody,
+        crate::envelope::DataListBody,
+        crate::envelope::DataOneOrListBody,
+        soundshelf_domain::ItemType,
+        soundshelf_domain::ItemData,
+        soundshelf_domain::Favorite,
+        crate::bodies::AddFavoriteBody,
+        routes::favorites::FavoriteBody,
+        routes::favorites::ListBody,
+        routes::favorites::ContainsBody,
+        soundshelf_domain::sync::Action,
+        crate::bodies::ChangeBody,
+        crate::bodies::SyncRequestBody,
+        soundshelf_domain::sync::StateKind,
+        soundshelf_domain::sync::Conflict,
+        soundshelf_domain::sync::Rejected,
+        routes::favorites::SyncData,
+        routes::favorites::SyncBody,
+        soundshelf_domain::Quality,
+        routes::downloads::GrantData,
+        routes::downloads::GrantBody,
+        soundshelf_domain::downloads::DownloadStatus,
+        crate::bodies::ReportBody,
+        routes::downloads::MusicInfo,
+        routes::downloads::RecordBody,
+        routes::downloads::DownloadRecordBody,
+        routes::downloads::Stats,
+        routes::downloads::ListBody,
+    )),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -72,7 +104,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The OpenAPI 3.1 document of this API (not enveloped).
-#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI document", body = JsonObject)))]
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI document", body = Object)))]
 pub(crate) async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

@@ -292,6 +292,7 @@ pub fn decide_grant(
 
 /// The status of a download record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DownloadStatus {
     /// Granted or in progress.

@@ -194,12 +194,16 @@ pub fn search_key(text: &str) -> String {
 
 /// A favorite: a user's mark on an item.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Favorite {
-    /// `fav_…`.
+    /// `fav_` and a ULID.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: FavoriteId,
     /// The owner.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub user_id: UserId,
     /// What is favorited.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub item_id: ItemId,
     /// Its kind.
     pub item_type: ItemType,
@@ -207,9 +211,11 @@ pub struct Favorite {
     pub item_data: ItemData,
     /// When it was favorited.
     #[serde(with = "crate::time::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
     /// When it last changed.
     #[serde(with = "crate::time::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: OffsetDateTime,
 }
 

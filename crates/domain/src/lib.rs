@@ -61,6 +61,8 @@ mod error;
 pub mod favorites;
 mod ids;
 pub mod jobs;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod settings;
 pub mod sync;
 pub mod time;

@@ -29,6 +29,7 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// What a device did to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SyncAction))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Favorited it.
@@ -130,6 +131,7 @@ impl<'a> Stamp<'a> {
 
 /// Present or removed, as reported in a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ServerState))]
 #[serde(rename_all = "lowercase")]
 pub enum StateKind {
     /// The item is favorited on the server.
@@ -140,8 +142,10 @@ pub enum StateKind {
 
 /// A change the server's newer state overrode.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
     /// The item.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub item_id: ItemId,
     /// What the device did.
     pub local_action: Action,
@@ -153,8 +157,10 @@ pub struct Conflict {
 
 /// A change that was not applied because it is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejected {
     /// The item.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub item_id: ItemId,
     /// Why, in words for people.
     pub reason: String,

@@ -10,8 +10,8 @@ use time::Date;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::AuthUser;
-use crate::envelope::{ok, resource};
-use crate::error::ApiError;
+use crate::envelope::{DataBody, DataListBody, DataOneOrListBody, resource};
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use soundshelf_domain::ErrorCode;
 
@@ -28,7 +28,7 @@ pub(crate) struct StatsParams {
     range: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/admin/stats/downloads", tag = "admin", params(("range" = Option<String>, Query, pattern = "^(1h|24h|7d|30d)$", description = "1h, 24h (default), 7d or 30d")), security(("bearer" = [])), responses((status = 200, description = "Redemption attempts by status since the range's start: `range`, `since`, `total_attempts`, `total_bytes`, `by_status`", body = crate::schemas::DataBody), (status = 400, description = "INVALID_REQUEST", body = crate::schemas::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/stats/downloads", tag = "admin", params(("range" = Option<String>, Query, pattern = "^(1h|24h|7d|30d)$", description = "1h, 24h (default), 7d or 30d")), security(("bearer" = [])), responses((status = 200, description = "Redemption attempts by status since the range's start: `range`, `since`, `total_attempts`, `total_bytes`, `by_status`", body = DataBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn stats(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -48,7 +48,7 @@ pub(crate) async fn stats(
             )
         })
         .collect();
-    Ok(ok(json!({
+    Ok(DataBody::ok(json!({
         "range": range.as_str(),
         "since": since.format(&Rfc3339).unwrap_or_default(),
         "total_attempts": total,
@@ -62,7 +62,7 @@ pub(crate) struct PopularParams {
     limit: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/admin/downloads/popular", tag = "admin", params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 10")), security(("bearer" = [])), responses((status = 200, description = "The most downloaded tracks of the last 7 days: `[{music_id, title, downloads}]`", body = crate::schemas::DataListBody), (status = 400, description = "INVALID_REQUEST", body = crate::schemas::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/downloads/popular", tag = "admin", params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 10")), security(("bearer" = [])), responses((status = 200, description = "The most downloaded tracks of the last 7 days: `[{music_id, title, downloads}]`", body = DataListBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn popular(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -84,10 +84,10 @@ pub(crate) async fn popular(
         .iter()
         .map(|t| json!({"music_id": t.music_id, "title": t.title, "downloads": t.downloads}))
         .collect();
-    Ok(ok(data))
+    Ok(DataListBody::ok(data))
 }
 
-#[utoipa::path(get, path = "/api/admin/downloads/abnormal", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Address and user pairs over the threshold in the last hour: `window`, `threshold`, `pairs`", body = crate::schemas::DataBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/downloads/abnormal", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Address and user pairs over the threshold in the last hour: `window`, `threshold`, `pairs`", body = DataBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn abnormal(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -98,7 +98,7 @@ pub(crate) async fn abnormal(
         .iter()
         .map(|a| json!({"ip_address": a.ip_address, "user_id": a.user_id, "attempts": a.attempts}))
         .collect();
-    Ok(ok(
+    Ok(DataBody::ok(
         json!({"window": "1h", "threshold": threshold, "pairs": pairs}),
     ))
 }
@@ -123,7 +123,7 @@ fn report_json(r: &DailyReport) -> serde_json::Value {
     })
 }
 
-#[utoipa::path(get, path = "/api/admin/reports/daily", tag = "admin", params(("date" = Option<String>, Query, example = "2026-11-27", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description = "YYYY-MM-DD; without it, the 30 latest")), security(("bearer" = [])), responses((status = 200, description = "The day's report (with `date`), or a list of the latest (without)", body = crate::schemas::DataOneOrListBody), (status = 400, description = "INVALID_REQUEST", body = crate::schemas::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = crate::schemas::ErrorBody), (status = 404, description = "REPORT_NOT_FOUND", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/reports/daily", tag = "admin", params(("date" = Option<String>, Query, example = "2026-11-27", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description = "YYYY-MM-DD; without it, the 30 latest")), security(("bearer" = [])), responses((status = 200, description = "The day's report (with `date`), or a list of the latest (without)", body = DataOneOrListBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 404, description = "REPORT_NOT_FOUND", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn reports(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -143,7 +143,9 @@ pub(crate) async fn reports(
     let found = state.monitoring.reports(&admin, day).await?;
     match (day, found.first()) {
         (Some(_), None) => Err(ApiError::Code(ErrorCode::ReportNotFound)),
-        (Some(_), Some(r)) => Ok(ok(report_json(r))),
-        (None, _) => Ok(ok(found.iter().map(report_json).collect::<Vec<_>>())),
+        (Some(_), Some(r)) => Ok(DataOneOrListBody::ok(report_json(r))),
+        (None, _) => Ok(DataOneOrListBody::ok(serde_json::Value::Array(
+            found.iter().map(report_json).collect(),
+        ))),
     }
 }

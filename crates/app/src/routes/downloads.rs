@@ -6,11 +6,12 @@ use soundshelf_domain::downloads::{DownloadStatus, MB};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality};
 use soundshelf_ports::DownloadRecord;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::bodies::{Object, ReportBody};
-use crate::envelope::{ok, ok_message, resource};
-use crate::error::ApiError;
+use crate::envelope::{MessageBody, envelope, resource};
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Registers the grant and record routes.
@@ -30,17 +31,27 @@ pub(crate) struct GrantParams {
     user_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct GrantBody {
+/// A download link.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Grant)]
+pub(crate) struct GrantData {
+    /// `{PUBLIC_BASE_URL}/files/{token}`.
     download_url: String,
     #[serde(with = "soundshelf_domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     expires_at: OffsetDateTime,
     file_size: u64,
+    /// 43 URL-safe characters; shown once.
     token: String,
     quality: Quality,
 }
 
-#[utoipa::path(get, path = "/api/music/download-url/{music_id}", tag = "downloads", params(("music_id" = String, Path, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$", description = "a catalogue id"), ("quality" = Option<String>, Query, pattern = "^(standard|high|lossless)$", description = "standard (default), high or lossless"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A download link (docs/downloads.md)", body = crate::schemas::GrantBody), (status = 400, description = "INVALID_REQUEST", body = crate::schemas::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "USER_INACTIVE, PREMIUM_REQUIRED, VIP_REQUIRED, DAILY_LIMIT_REACHED, STORAGE_FULL or FORBIDDEN", body = crate::schemas::ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = crate::schemas::ErrorBody), (status = 429, description = "RATE_LIMITED (with Retry-After)", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+envelope!(
+    /// A download link, enveloped.
+    GrantBody(GrantData)
+);
+
+#[utoipa::path(get, path = "/api/music/download-url/{music_id}", tag = "downloads", params(("music_id" = String, Path, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$", description = "a catalogue id"), ("quality" = Option<String>, Query, pattern = "^(standard|high|lossless)$", description = "standard (default), high or lossless"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A download link (docs/downloads.md)", body = GrantBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE, PREMIUM_REQUIRED, VIP_REQUIRED, DAILY_LIMIT_REACHED, STORAGE_FULL or FORBIDDEN", body = ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = ErrorBody), (status = 429, description = "RATE_LIMITED (with Retry-After)", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn grant(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -62,7 +73,7 @@ pub(crate) async fn grant(
         }
     };
     metrics::counter!("download_grants_total", "quality" => quality.as_str()).increment(1);
-    Ok(ok(GrantBody {
+    Ok(GrantBody::ok(GrantData {
         download_url: link.download_url,
         expires_at: link.expires_at,
         file_size: link.file_size,
@@ -71,15 +82,19 @@ pub(crate) async fn grant(
     }))
 }
 
-#[derive(Debug, Serialize)]
-struct MusicInfo<'a> {
+/// The track's title and cover.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MusicInfo<'a> {
     title: &'a str,
     cover: &'a str,
 }
 
-/// A record as the API shows it.
-#[derive(Debug, Serialize)]
+/// A download record as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DownloadRecord)]
 pub(crate) struct RecordBody<'a> {
+    /// `dl_` and a ULID.
+    #[schema(value_type = String)]
     id: DownloadId,
     user_id: &'a str,
     music_id: &'a str,
@@ -88,13 +103,23 @@ pub(crate) struct RecordBody<'a> {
     progress: u8,
     file_size: u64,
     #[serde(with = "soundshelf_domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     download_time: OffsetDateTime,
     #[serde(serialize_with = "optional_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     completed_time: Option<OffsetDateTime>,
     #[serde(serialize_with = "optional_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<OffsetDateTime>,
     error_message: Option<&'a str>,
     music_info: MusicInfo<'a>,
+}
+
+/// A download record, enveloped.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DownloadRecordBody<'a> {
+    success: bool,
+    data: RecordBody<'a>,
 }
 
 fn optional_time<S: serde::Serializer>(
@@ -129,7 +154,7 @@ impl<'a> From<&'a DownloadRecord> for RecordBody<'a> {
     }
 }
 
-#[utoipa::path(post, path = "/api/downloads", tag = "downloads", request_body = ReportBody, security(("bearer" = [])), responses((status = 200, description = "The user's record of this track and quality", body = crate::schemas::DownloadRecordBody), (status = 400, description = "INVALID_REQUEST", body = crate::schemas::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::schemas::ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = crate::schemas::ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(post, path = "/api/downloads", tag = "downloads", request_body = ReportBody, security(("bearer" = [])), responses((status = 200, description = "The user's record of this track and quality", body = DownloadRecordBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn report(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -138,7 +163,10 @@ pub(crate) async fn report(
     let Object(mut body) = body.into_inner();
     user.check_claimed(body.claimed_user()?.as_deref())?;
     let record = state.downloads.report(user.id(), body.try_into()?).await?;
-    Ok(ok(RecordBody::from(&record)))
+    Ok(HttpResponse::Ok().json(DownloadRecordBody {
+        success: true,
+        data: RecordBody::from(&record),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,17 +178,22 @@ pub(crate) struct ListParams {
     user_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Stats {
+/// The user's records by status, and the completed size.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DownloadStats)]
+pub(crate) struct Stats {
     total_downloads: u64,
     completed: u64,
     downloading: u64,
     failed: u64,
     expired: u64,
+    /// Completed bytes / 2^20, two decimals.
     total_size_mb: f64,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of download records, with the user's stats.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DownloadListBody)]
 pub(crate) struct ListBody<'a> {
     success: bool,
     data: Vec<RecordBody<'a>>,
@@ -171,7 +204,7 @@ pub(crate) struct ListBody<'a> {
     stats: Stats,
 }
 
-#[utoipa::path(get, path = "/api/downloads", operation_id = "list_downloads", tag = "downloads", params(("status" = Option<String>, Query, pattern = "^(downloading|completed|failed|expired)$", description = "downloading, completed, failed or expired"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 50"), ("offset" = Option<u64>, Query), ("cursor" = Option<String>, Query), ("user_id" = Option<String>, Query)), security(("bearer" = [])), responses((status = 200, description = "Records newest first, with stats", body = crate::schemas::DownloadListBody), (status = 400, description = "INVALID_REQUEST", body = crate::schemas::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(get, path = "/api/downloads", operation_id = "list_downloads", tag = "downloads", params(("status" = Option<String>, Query, pattern = "^(downloading|completed|failed|expired)$", description = "downloading, completed, failed or expired"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 50"), ("offset" = Option<u64>, Query), ("cursor" = Option<String>, Query), ("user_id" = Option<String>, Query)), security(("bearer" = [])), responses((status = 200, description = "Records newest first, with stats", body = ListBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -211,7 +244,7 @@ pub(crate) async fn list(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/downloads/{download_id}", tag = "downloads", params(("download_id" = String, Path, pattern = "^dl_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "`dl_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "下载记录已删除", body = crate::schemas::MessageBody), (status = 400, description = "INVALID_REQUEST", body = crate::schemas::ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = crate::schemas::ErrorBody), (status = 403, description = "USER_INACTIVE", body = crate::schemas::ErrorBody), (status = 404, description = "DOWNLOAD_NOT_FOUND (also for another user's record)", body = crate::schemas::ErrorBody), (status = 500, description = "INTERNAL", body = crate::schemas::ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(delete, path = "/api/downloads/{download_id}", tag = "downloads", params(("download_id" = String, Path, pattern = "^dl_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "`dl_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "下载记录已删除", body = MessageBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE", body = ErrorBody), (status = 404, description = "DOWNLOAD_NOT_FOUND (also for another user's record)", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
 pub(crate) async fn delete(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -219,5 +252,5 @@ pub(crate) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = DownloadId::parse(&path)?;
     state.downloads.delete(user.id(), &id).await?;
-    Ok(ok_message("下载记录已删除"))
+    Ok(MessageBody::ok("下载记录已删除"))
 }

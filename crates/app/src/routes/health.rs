@@ -6,8 +6,8 @@ use serde_json::json;
 
 use soundshelf_service::health::RedisState;
 
-use crate::envelope::{ok, resource};
-use crate::error::ApiError;
+use crate::envelope::{DataBody, resource};
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Registers `/health`.
@@ -20,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// 200 while the database answers (Redis down only degrades: it is reported, and the
 /// instance keeps serving); 503 `UNAVAILABLE` with `Retry-After` when the database does
 /// not answer. The body says which dependency is up.
-#[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = crate::schemas::DataBody), (status = 503, description = "UNAVAILABLE: the database does not answer", body = crate::schemas::ErrorBody)))]
+#[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = DataBody), (status = 503, description = "UNAVAILABLE: the database does not answer", body = ErrorBody)))]
 pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let r = state.health.readiness().await;
     let checks = json!({
@@ -36,12 +36,12 @@ pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, Ap
         return Err(ApiError::NotReady(checks));
     }
     let status = if r.is_degraded() { "degraded" } else { "ready" };
-    Ok(ok(json!({"status": status, "checks": checks})))
+    Ok(DataBody::ok(json!({"status": status, "checks": checks})))
 }
 
-#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, description = "Alive: no dependency is touched", body = crate::schemas::DataBody)))]
+#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, description = "Alive: no dependency is touched", body = DataBody)))]
 pub(crate) async fn health() -> HttpResponse {
-    ok(json!({"status": "ok"}))
+    DataBody::ok(json!({"status": "ok"}))
 }
 
 #[utoipa::path(get, path = "/metrics", operation_id = "render", tag = "meta", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
