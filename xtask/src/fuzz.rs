@@ -15,7 +15,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "item_data",
     "cursor",
     "range",
-    "duration",
+    "utc_offset",
     "sync_merge",
 ];
 

@@ -21,7 +21,6 @@ use soundshelf_app::config::{DataSettings, Settings};
 use soundshelf_app::jwt::JwtKeys;
 use soundshelf_app::{embedded, startup};
 use soundshelf_domain::UserId;
-use soundshelf_domain::settings::parse_duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "soundshelf development tasks")]
@@ -151,7 +150,8 @@ fn deny() -> anyhow::Result<()> {
 }
 
 fn ttl(raw: &str) -> Result<Duration, String> {
-    parse_duration(raw).ok_or_else(|| "expected a duration like 90s, 30m, 6h or 7d".to_owned())
+    humantime::parse_duration(raw)
+        .map_err(|_| "expected a duration like 90s, 30m, 6h, 7d or 1h 30m".to_owned())
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,40 +1,34 @@
 //! Settings from the environment (SPEC §8). Every variable is read and checked here,
 //! once, at start-up: a bad value stops the server with a message naming the variable.
+//! By concern: `data` (database, storage, pool), `downloads` (quotas, tokens, storage
+//! backend), `values` (value forms and the error); the rest (HTTP, auth, logs, Redis)
+//! here.
+//!
+//! Variables are looked up one by one rather than deserialized into a struct: which ones
+//! are required depends on others (`STORAGE_BACKEND`, `DB_HOST`, the embedded default),
+//! several rules span variables (`DB_QUERY_TIMEOUT` ≥ `DB_TIMEOUT`), and each refusal
+//! names its variable in words of its own, never echoing the value (it may be a secret).
+
+mod data;
+mod downloads;
+mod values;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use ipnet::IpNet;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use secrecy::{ExposeSecret, SecretString};
-use soundshelf_domain::Plan;
-use soundshelf_domain::downloads::Plans;
-use soundshelf_domain::settings::{parse_duration, parse_utc_offset};
-use soundshelf_store::{DbConfig, PoolOptions};
+use secrecy::SecretString;
+use soundshelf_domain::settings::parse_utc_offset;
 use time::UtcOffset;
+
+pub use data::DataSettings;
+pub use downloads::{DownloadSettings, OssVersion, StorageBackend};
+pub use values::ConfigError;
+use values::{bad, boolean, duration, number, positive_duration};
 
 /// The shortest JWT secret accepted, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The longest the active-user cache may keep an answer.
 pub const MAX_AUTH_CACHE_TTL: Duration = Duration::from_secs(30);
-
-/// A variable with a bad value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration variable {var}: {reason}")]
-pub struct ConfigError {
-    /// The variable.
-    pub var: &'static str,
-    /// What is wrong with it (never its value, which may be a secret).
-    pub reason: String,
-}
-
-fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var,
-        reason: reason.into(),
-    }
-}
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,265 +37,6 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line, for log collectors.
     Json,
-}
-
-/// The part of the settings that says where data lives: all that `migrate` and `seed`
-/// need (they need no JWT secret).
-#[derive(Debug, Clone)]
-pub struct DataSettings {
-    /// The database.
-    pub database: DbConfig,
-    /// True when no database was configured: the embedded default.
-    pub embedded: bool,
-    /// Where the embedded default keeps its files.
-    pub data_dir: PathBuf,
-    /// Where the local storage backend keeps objects.
-    pub local_storage_dir: PathBuf,
-    /// Database pool size and wait bound.
-    pub pool: PoolOptions,
-}
-
-impl DataSettings {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// Reads `DATABASE_URL` (or `DB_HOST` …), `DATA_DIR`, `LOCAL_STORAGE_DIR`,
-    /// `DB_POOL_SIZE`, `DB_TIMEOUT` and `DB_QUERY_TIMEOUT` through `get`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
-        let (database, embedded) = database(&get, &data_dir)?;
-        let local_storage_dir = get("LOCAL_STORAGE_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| data_dir.join("storage"));
-        let defaults = PoolOptions::default();
-        let pool = PoolOptions {
-            max_size: match get("DB_POOL_SIZE") {
-                Some(v) => v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| bad("DB_POOL_SIZE", "must be an integer from 1 to 1000"))?,
-                None => defaults.max_size,
-            },
-            timeout: positive_duration(&get, "DB_TIMEOUT", defaults.timeout)?,
-            query_timeout: duration(&get, "DB_QUERY_TIMEOUT", defaults.query_timeout)?,
-        };
-        if pool.query_timeout < pool.timeout {
-            return Err(bad("DB_QUERY_TIMEOUT", "must be at least DB_TIMEOUT"));
-        }
-        Ok(Self {
-            database,
-            embedded,
-            data_dir,
-            local_storage_dir,
-            pool,
-        })
-    }
-}
-
-/// What downloads follow (SPEC §4, §8).
-#[derive(Debug, Clone)]
-pub struct DownloadSettings {
-    /// Quotas per plan (`PLAN_<PLAN>_DAILY_DOWNLOADS`, `PLAN_<PLAN>_STORAGE_MB`).
-    pub plans: Plans,
-    /// How long a token is valid (`DOWNLOAD_TOKEN_EXPIRES`, default `6h`).
-    pub token_ttl: Duration,
-    /// Redemptions per token (`DOWNLOAD_MAX_USES`, default 3).
-    pub max_uses: u32,
-    /// Grants per minute per user (`RATE_LIMIT_DOWNLOADS_PER_MINUTE`, default 5).
-    pub rate_limit_per_minute: u32,
-    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs or addresses).
-    pub trusted_proxies: Vec<IpNet>,
-    /// Where files are served from (`STORAGE_BACKEND`, default `local`).
-    pub backend: StorageBackend,
-    /// How long a CDN redirect is valid (`DOWNLOAD_REDIRECT_TTL`, default `300s`).
-    pub redirect_ttl: Duration,
-}
-
-pub use soundshelf_signers::cdn::OssVersion;
-
-/// Where download files live.
-#[derive(Debug, Clone)]
-pub enum StorageBackend {
-    /// Files under `LOCAL_STORAGE_DIR`, streamed by the server.
-    Local,
-    /// A private Qiniu bucket behind its domain; redemptions redirect to signed URLs.
-    Qiniu {
-        /// `QINIU_ACCESS_KEY`.
-        access_key: String,
-        /// `QINIU_SECRET_KEY`.
-        secret_key: SecretString,
-        /// `QINIU_BUCKET`.
-        bucket: String,
-        /// `QINIU_DOMAIN`, with its scheme.
-        domain: String,
-    },
-    /// A private Aliyun OSS bucket; redemptions redirect to presigned URLs.
-    Oss {
-        /// `OSS_ACCESS_KEY_ID`.
-        access_key_id: String,
-        /// `OSS_ACCESS_KEY_SECRET`.
-        access_key_secret: SecretString,
-        /// `OSS_BUCKET`.
-        bucket: String,
-        /// `OSS_REGION`, like `oss-cn-hangzhou`.
-        region: String,
-        /// `OSS_ENDPOINT`, default `https://{bucket}.{region}.aliyuncs.com`.
-        endpoint: String,
-        /// `OSS_SIGNATURE_VERSION`, default `v4`.
-        version: OssVersion,
-    },
-}
-
-fn storage_backend(get: &impl Fn(&str) -> Option<String>) -> Result<StorageBackend, ConfigError> {
-    let required = |var: &'static str, backend: &str| {
-        get(var).ok_or_else(|| bad(var, format!("is required with STORAGE_BACKEND={backend}")))
-    };
-    let url = |var: &'static str, value: String| {
-        if value.starts_with("http://") || value.starts_with("https://") {
-            Ok(value.trim_end_matches('/').to_owned())
-        } else {
-            Err(bad(var, "must start with http:// or https://"))
-        }
-    };
-    match get("STORAGE_BACKEND").as_deref() {
-        None | Some("local") => Ok(StorageBackend::Local),
-        Some("qiniu") => Ok(StorageBackend::Qiniu {
-            access_key: required("QINIU_ACCESS_KEY", "qiniu")?,
-            secret_key: SecretString::from(required("QINIU_SECRET_KEY", "qiniu")?),
-            bucket: required("QINIU_BUCKET", "qiniu")?,
-            domain: url("QINIU_DOMAIN", required("QINIU_DOMAIN", "qiniu")?)?,
-        }),
-        Some("oss") => {
-            let access_key_id = required("OSS_ACCESS_KEY_ID", "oss")?;
-            let access_key_secret = SecretString::from(required("OSS_ACCESS_KEY_SECRET", "oss")?);
-            let bucket = required("OSS_BUCKET", "oss")?;
-            let valid_bucket = (3..=63).contains(&bucket.len())
-                && bucket
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !valid_bucket {
-                return Err(bad(
-                    "OSS_BUCKET",
-                    "must be 3-63 characters of a-z, 0-9 and -",
-                ));
-            }
-            let region = required("OSS_REGION", "oss")?;
-            if !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            {
-                return Err(bad("OSS_REGION", "must be a region like oss-cn-hangzhou"));
-            }
-            let host_region = if region.starts_with("oss-") {
-                region.clone()
-            } else {
-                format!("oss-{region}")
-            };
-            let endpoint = match get("OSS_ENDPOINT") {
-                Some(e) => url("OSS_ENDPOINT", e)?,
-                None => format!("https://{bucket}.{host_region}.aliyuncs.com"),
-            };
-            let version = match get("OSS_SIGNATURE_VERSION").as_deref() {
-                None | Some("v4") => OssVersion::V4,
-                Some("v1") => OssVersion::V1,
-                Some(_) => return Err(bad("OSS_SIGNATURE_VERSION", "must be v1 or v4")),
-            };
-            Ok(StorageBackend::Oss {
-                access_key_id,
-                access_key_secret,
-                bucket,
-                region,
-                endpoint,
-                version,
-            })
-        }
-        Some(_) => Err(bad("STORAGE_BACKEND", "must be local, qiniu or oss")),
-    }
-}
-
-impl DownloadSettings {
-    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut plans = Plans::default();
-        for (plan, daily_var, storage_var) in [
-            (
-                Plan::Free,
-                "PLAN_FREE_DAILY_DOWNLOADS",
-                "PLAN_FREE_STORAGE_MB",
-            ),
-            (
-                Plan::Trial,
-                "PLAN_TRIAL_DAILY_DOWNLOADS",
-                "PLAN_TRIAL_STORAGE_MB",
-            ),
-            (
-                Plan::Premium,
-                "PLAN_PREMIUM_DAILY_DOWNLOADS",
-                "PLAN_PREMIUM_STORAGE_MB",
-            ),
-            (Plan::Vip, "PLAN_VIP_DAILY_DOWNLOADS", "PLAN_VIP_STORAGE_MB"),
-        ] {
-            let limits = plans.slot_mut(plan);
-            limits.daily_downloads = number(get, daily_var, limits.daily_downloads, 0, 1_000_000)?;
-            limits.storage_mb = number(get, storage_var, limits.storage_mb, 0, 1 << 30)?;
-        }
-        let token_ttl =
-            positive_duration(get, "DOWNLOAD_TOKEN_EXPIRES", Duration::from_secs(6 * 3600))?;
-        let trusted_proxies = match get("TRUSTED_PROXIES") {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse::<IpNet>()
-                        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                        .map_err(|_| {
-                            bad(
-                                "TRUSTED_PROXIES",
-                                "must be a comma-separated list of addresses or CIDRs",
-                            )
-                        })
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let redirect_ttl = duration(get, "DOWNLOAD_REDIRECT_TTL", Duration::from_secs(300))?;
-        if redirect_ttl.is_zero() || redirect_ttl > Duration::from_secs(7 * 86_400) {
-            return Err(bad("DOWNLOAD_REDIRECT_TTL", "must be between 1s and 7d"));
-        }
-        Ok(Self {
-            plans,
-            token_ttl,
-            max_uses: number(get, "DOWNLOAD_MAX_USES", 3, 1, 1000)?,
-            rate_limit_per_minute: number(get, "RATE_LIMIT_DOWNLOADS_PER_MINUTE", 5, 1, 1_000_000)?,
-            trusted_proxies,
-            backend: storage_backend(get)?,
-            redirect_ttl,
-        })
-    }
-}
-
-fn number<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<T>()
-            .ok()
-            .filter(|n| *n >= min && *n <= max)
-            .ok_or_else(|| bad(var, format!("must be an integer from {min} to {max}"))),
-    }
 }
 
 /// Everything the server is configured with.
@@ -496,115 +231,11 @@ impl Settings {
     }
 }
 
-fn boolean(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(var).as_deref() {
-        None => Ok(default),
-        Some("true" | "1") => Ok(true),
-        Some("false" | "0") => Ok(false),
-        Some(_) => Err(bad(var, "must be true or false")),
-    }
-}
-
-/// A duration setting that must be longer than zero.
-fn positive_duration(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    let d = duration(get, var, default)?;
-    if d.is_zero() {
-        return Err(bad(var, "must be longer than zero"));
-    }
-    Ok(d)
-}
-
-fn duration(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => {
-            parse_duration(&v).ok_or_else(|| bad(var, "must be a duration like 90s, 30m, 6h or 7d"))
-        }
-    }
-}
-
-/// The database from `DATABASE_URL`, else from `DB_HOST` and friends, else SQLite in
-/// `data_dir` (the embedded default).
-fn database(
-    get: &impl Fn(&str) -> Option<String>,
-    data_dir: &std::path::Path,
-) -> Result<(DbConfig, bool), ConfigError> {
-    if let Some(url) = get("DATABASE_URL") {
-        if url.starts_with("mysql://") {
-            return Ok((DbConfig::Mysql { url }, false));
-        }
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .filter(|p| !p.is_empty())
-        {
-            return Ok((
-                DbConfig::Sqlite {
-                    path: PathBuf::from(path),
-                },
-                false,
-            ));
-        }
-        return Err(bad(
-            "DATABASE_URL",
-            "must be mysql://user:password@host:port/database or sqlite://path",
-        ));
-    }
-    if let Some(host) = get("DB_HOST") {
-        let port: u16 = match get("DB_PORT") {
-            Some(p) => p
-                .parse()
-                .map_err(|_| bad("DB_PORT", "must be a port number"))?,
-            None => 3306,
-        };
-        let name = get("DB_NAME").ok_or_else(|| bad("DB_NAME", "is required with DB_HOST"))?;
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
-        {
-            return Err(bad("DB_NAME", "may hold only A-Z, a-z, 0-9, _ and $"));
-        }
-        if host.contains(['/', '@', '?', '#']) {
-            return Err(bad("DB_HOST", "must be a host name or address"));
-        }
-        let user = get("DB_USER").unwrap_or_else(|| "root".to_owned());
-        let password = SecretString::from(get("DB_PASSWORD").unwrap_or_default());
-        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-        let userinfo = if password.expose_secret().is_empty() {
-            enc(&user)
-        } else {
-            format!("{}:{}", enc(&user), enc(password.expose_secret()))
-        };
-        return Ok((
-            DbConfig::Mysql {
-                url: format!("mysql://{userinfo}@{host}:{port}/{name}"),
-            },
-            false,
-        ));
-    }
-    Ok((
-        DbConfig::Sqlite {
-            path: data_dir.join("soundshelf.db"),
-        },
-        true,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use soundshelf_domain::downloads::Plans;
+    use soundshelf_store::DbConfig;
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
