@@ -346,6 +346,35 @@ impl DownloadStatus {
     }
 }
 
+/// Whether a download token is still valid at `now`: strictly before its expiry.
+pub fn token_is_live(expires_at: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
+    now < expires_at
+}
+
+/// When a CDN redirect made at `now` expires: `ttl` later, and never after the token.
+pub fn redirect_expiry(
+    now: time::OffsetDateTime,
+    ttl: std::time::Duration,
+    token_expires_at: time::OffsetDateTime,
+) -> time::OffsetDateTime {
+    (now + ttl).min(token_expires_at)
+}
+
+/// What a device's report stores: a completed download is at 100 %, any other at the
+/// progress reported (0 when none); an error message is kept for a failure only.
+pub fn reported_state(
+    status: DownloadStatus,
+    progress: Option<u8>,
+    error_message: Option<String>,
+) -> (u8, Option<String>) {
+    let progress = match status {
+        DownloadStatus::Completed => 100,
+        _ => progress.unwrap_or(0).min(100),
+    };
+    let error_message = error_message.filter(|_| status == DownloadStatus::Failed);
+    (progress, error_message)
+}
+
 /// Whether a redemption uses up one of the token's uses: a `GET` without `Range` or
 /// from byte 0 does; a continuation (a range starting later) does not, once the token has
 /// been used at least once; a `HEAD` never does.
@@ -648,6 +677,33 @@ mod tests {
         assert_eq!(ByteRange::FromTo(1000, 1001).resolve(len), None);
         assert_eq!(ByteRange::Last(0).resolve(len), None);
         assert_eq!(ByteRange::From(0).resolve(0), None);
+    }
+
+    #[test]
+    fn reports_tokens_and_redirects() {
+        use time::macros::datetime;
+        let t = datetime!(2026-06-01 12:00 UTC);
+        assert!(token_is_live(t, t - time::Duration::SECOND));
+        assert!(!token_is_live(t, t), "expired at its expiry");
+        let ttl = std::time::Duration::from_secs(300);
+        assert_eq!(redirect_expiry(t, ttl, t + time::Duration::HOUR), t + ttl);
+        assert_eq!(
+            redirect_expiry(t, ttl, t + time::Duration::MINUTE),
+            t + time::Duration::MINUTE
+        );
+        let msg = || Some("disk full".to_owned());
+        assert_eq!(
+            reported_state(DownloadStatus::Completed, Some(3), msg()),
+            (100, None)
+        );
+        assert_eq!(
+            reported_state(DownloadStatus::Failed, Some(40), msg()),
+            (40, msg())
+        );
+        assert_eq!(
+            reported_state(DownloadStatus::Downloading, None, msg()),
+            (0, None)
+        );
     }
 
     #[test]

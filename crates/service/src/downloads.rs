@@ -7,7 +7,7 @@ use std::time::Duration;
 use soundshelf_domain::catalog::object_key;
 use soundshelf_domain::downloads::{
     ByteRange, DownloadStatus, GrantDenied, Plans, Usage, check_entitlement, decide_quota,
-    redemption_uses_a_use,
+    redemption_uses_a_use, redirect_expiry, reported_state, token_is_live,
 };
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::{
@@ -313,7 +313,7 @@ impl DownloadsService {
         now: OffsetDateTime,
     ) -> Result<Redemption, DownloadsError> {
         let token = found.ok_or(DownloadsError::TokenNotFound)?;
-        if token.expires_at <= now {
+        if !token_is_live(token.expires_at, now) {
             return Err(DownloadsError::TokenExpired);
         }
         let track = self
@@ -334,17 +334,17 @@ impl DownloadsService {
         let mut token = token.clone();
         if redemption_uses_a_use(head, range.map(|(first, _)| first), token.uses) {
             if !self.store.use_token(&token.id, now).await? {
-                return Err(if token.expires_at <= self.clock.now() {
-                    DownloadsError::TokenExpired
-                } else {
+                return Err(if token_is_live(token.expires_at, self.clock.now()) {
                     DownloadsError::UsesExceeded
+                } else {
+                    DownloadsError::TokenExpired
                 });
             }
             token.uses += 1;
         }
         // The redirect lives `redirect_ttl`, and never past the token itself.
         let redirect = self.cdn.as_ref().map(|signer| {
-            let expires_at = (now + self.policy.redirect_ttl).min(token.expires_at);
+            let expires_at = redirect_expiry(now, self.policy.redirect_ttl, token.expires_at);
             let key = object_key(&token.music_id, token.quality);
             signer.sign(&key, head, now, expires_at)
         });
@@ -373,15 +373,9 @@ impl DownloadsService {
         let file_size = track
             .size(report.quality)
             .ok_or(DownloadsError::Denied(GrantDenied::QualityNotAvailable))?;
-        let progress = match report.status {
-            DownloadStatus::Completed => 100,
-            _ => report.progress.unwrap_or(0),
-        };
+        let (progress, error_message) =
+            reported_state(report.status, report.progress, report.error_message);
         let now = to_storage_precision(self.clock.now());
-        let error_message = match report.status {
-            DownloadStatus::Failed => report.error_message,
-            _ => None,
-        };
         let record = self
             .store
             .report(&RecordReport {
