@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use diesel_async::{AsyncConnection, AsyncMysqlConnection};
 use serde_json::{Value, json};
+use soundshelf_domain::ErrorCode;
 use soundshelf_store::migrations;
 
 use crate::deploy::{self, Loopback};
@@ -194,7 +195,7 @@ async fn session(nginx: &Path, setup: &Setup, profile: &str) -> anyhow::Result<(
         .await?;
     let body = json_of(resp, "GET /api/favorites with every instance down", 502).await?;
     ensure!(
-        body["success"] == false && body["code"] == "UNAVAILABLE",
+        body["success"] == false && body["code"] == ErrorCode::Unavailable.as_str(),
         "nginx's 502 is not the envelope: {body}"
     );
     println!("e2e: every instance down: nginx answers 502 UNAVAILABLE in the envelope");
@@ -384,7 +385,9 @@ async fn nginx_limits(base: &str, vip: &str) -> anyhow::Result<()> {
                 let value: Value = serde_json::from_str(&body)
                     .with_context(|| format!("nginx's 429 is not JSON: {body}"))?;
                 ensure!(
-                    value["success"] == false && value["code"] == "RATE_LIMITED" && retry_after,
+                    value["success"] == false
+                        && value["code"] == ErrorCode::RateLimited.as_str()
+                        && retry_after,
                     "nginx's 429 is not the envelope with Retry-After: {body}"
                 );
                 limited += 1;

@@ -7,7 +7,226 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use soundshelf_domain::ErrorCode;
+
 use crate::routes;
+
+/// The refusals an operation documents: each code with a note (or `""`). Their statuses
+/// and spellings come from the table in `soundshelf_domain::codes`, so the document
+/// cannot give a code another status than the server answers with.
+type Refusals = &'static [(ErrorCode, &'static str)];
+
+/// What every authenticated operation may answer: the token's refusals, an inactive user.
+const AUTHENTICATED: Refusals = &[
+    (ErrorCode::MissingToken, ""),
+    (ErrorCode::TokenInvalid, ""),
+    (ErrorCode::TokenExpired, ""),
+    (ErrorCode::UserInactive, ""),
+];
+
+/// What every operation that reaches the database may answer.
+const DEPENDENCIES: Refusals = &[(ErrorCode::Internal, ""), (ErrorCode::Unavailable, "")];
+
+/// The refusals of each operation beyond [`AUTHENTICATED`] and [`DEPENDENCIES`], by
+/// operation id, and whether those two apply.
+fn refusals(operation: &str) -> Option<(bool, Refusals, bool)> {
+    use ErrorCode::*;
+    Some(match operation {
+        "health" | "render" | "openapi_json" => (false, &[], false),
+        "ready" => (
+            false,
+            &[(Unavailable, "the database does not answer")],
+            false,
+        ),
+        "list_favorites" => (
+            true,
+            &[
+                (InvalidRequest, "limit, offset, cursor, type or search"),
+                (Forbidden, "another user_id"),
+            ],
+            true,
+        ),
+        "add" => (
+            true,
+            &[
+                (InvalidRequest, "a missing or invalid field, bad JSON"),
+                (Forbidden, "another user_id"),
+                (AlreadyFavorited, ""),
+                (PayloadTooLarge, "body over 64 KiB"),
+            ],
+            true,
+        ),
+        "contains" | "list_downloads" => (
+            true,
+            &[(InvalidRequest, ""), (Forbidden, "another user_id")],
+            true,
+        ),
+        "sync" => (
+            true,
+            &[
+                (InvalidRequest, "a malformed entry; nothing applied"),
+                (Forbidden, "another user_id"),
+                (PayloadTooLarge, "over 500 changes or 64 KiB"),
+            ],
+            true,
+        ),
+        "remove_item" => (
+            true,
+            &[(InvalidRequest, "not an item id"), (FavoriteNotFound, "")],
+            true,
+        ),
+        "remove" => (
+            true,
+            &[
+                (InvalidRequest, "not a favorite id"),
+                (FavoriteNotFound, "also for another user's favorite"),
+            ],
+            true,
+        ),
+        "grant" => (
+            true,
+            &[
+                (InvalidRequest, ""),
+                (PremiumRequired, ""),
+                (VipRequired, ""),
+                (DailyLimitReached, ""),
+                (StorageFull, ""),
+                (Forbidden, "another user_id"),
+                (MusicNotFound, ""),
+                (QualityNotAvailable, ""),
+                (RateLimited, ""),
+            ],
+            true,
+        ),
+        "report" => (
+            true,
+            &[
+                (InvalidRequest, ""),
+                (Forbidden, "another user_id"),
+                (MusicNotFound, ""),
+                (QualityNotAvailable, ""),
+                (PayloadTooLarge, ""),
+            ],
+            true,
+        ),
+        "delete" => (
+            true,
+            &[
+                (InvalidRequest, ""),
+                (DownloadNotFound, "also for another user's record"),
+            ],
+            true,
+        ),
+        "stats" | "popular" => (
+            true,
+            &[(InvalidRequest, ""), (Forbidden, "not an admin")],
+            true,
+        ),
+        "abnormal" => (true, &[(Forbidden, "not an admin")], true),
+        "reports" => (
+            true,
+            &[
+                (InvalidRequest, ""),
+                (Forbidden, "not an admin"),
+                (ReportNotFound, ""),
+            ],
+            true,
+        ),
+        "redeem" => (
+            false,
+            &[
+                (TokenNotFound, ""),
+                (DownloadLinkExpired, ""),
+                (DownloadUsesExceeded, ""),
+                (RangeNotSatisfiable, ""),
+            ],
+            true,
+        ),
+        "redeem_head" => (
+            false,
+            &[(TokenNotFound, ""), (DownloadLinkExpired, "")],
+            true,
+        ),
+        _ => return None,
+    })
+}
+
+/// `A`, `A or B`, `A, B or C`, each code with its note in parentheses (and the
+/// `Retry-After` of the codes that carry it).
+fn describe(codes: &[(ErrorCode, &str)]) -> String {
+    let parts: Vec<String> = codes
+        .iter()
+        .map(|(code, note)| {
+            let retry = matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited);
+            match (note.is_empty(), retry) {
+                (true, false) => code.as_str().to_owned(),
+                (true, true) => format!("{code} (with Retry-After)"),
+                (false, false) => format!("{code} ({note})"),
+                (false, true) => format!("{code} ({note}; with Retry-After)"),
+            }
+        })
+        .collect();
+    match parts.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Writes each operation's error responses from [`refusals`]: one response per status,
+/// naming its codes, in the error envelope. The handlers' annotations name only what
+/// succeeds.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.head,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                let Some((authenticated, own, dependencies)) = refusals(&id) else {
+                    continue;
+                };
+                let mut by_status: std::collections::BTreeMap<u16, Vec<(ErrorCode, &str)>> =
+                    std::collections::BTreeMap::new();
+                let all = authenticated
+                    .then_some(AUTHENTICATED)
+                    .into_iter()
+                    .chain([own])
+                    .chain(dependencies.then_some(DEPENDENCIES))
+                    .flatten();
+                for (code, note) in all {
+                    let group = by_status.entry(code.status()).or_default();
+                    if !group.iter().any(|(c, _)| c == code) {
+                        group.push((*code, note));
+                    }
+                }
+                for (status, codes) in by_status {
+                    let response = ResponseBuilder::new()
+                        .description(describe(&codes))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    operation
+                        .responses
+                        .responses
+                        .insert(status.to_string(), response.into());
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -88,7 +307,7 @@ impl Modify for BearerAuth {
         routes::downloads::Stats,
         routes::downloads::ListBody,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ErrorResponses)
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
@@ -109,4 +328,51 @@ pub(crate) async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_its_refusals_and_they_come_from_the_table() {
+        let doc = ApiDoc::openapi();
+        for (path, item) in &doc.paths.paths {
+            for operation in [&item.get, &item.post, &item.put, &item.delete, &item.head]
+                .into_iter()
+                .flatten()
+            {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                assert!(refusals(&id).is_some(), "{path}: {id} has no refusals");
+                for (status, response) in &operation.responses.responses {
+                    let utoipa::openapi::RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if status.as_str() >= "400" {
+                        let codes = ErrorCode::ALL
+                            .iter()
+                            .filter(|c| response.description.contains(c.as_str()))
+                            .filter(|c| c.status().to_string() == *status);
+                        assert!(
+                            codes.count() > 0,
+                            "{path} {id} {status}: {}",
+                            response.description
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            describe(&[
+                (ErrorCode::MissingToken, ""),
+                (ErrorCode::TokenInvalid, ""),
+                (ErrorCode::TokenExpired, "")
+            ]),
+            "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED"
+        );
+        assert_eq!(
+            describe(&[(ErrorCode::Unavailable, "")]),
+            "UNAVAILABLE (with Retry-After)"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::auth::AuthUser;
 use crate::envelope::{DataBody, DataListBody, DataOneOrListBody, resource};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::state::AppState;
 use soundshelf_domain::ErrorCode;
 
@@ -28,7 +28,7 @@ pub(crate) struct StatsParams {
     range: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/admin/stats/downloads", tag = "admin", params(("range" = Option<String>, Query, pattern = "^(1h|24h|7d|30d)$", description = "1h, 24h (default), 7d or 30d")), security(("bearer" = [])), responses((status = 200, description = "Redemption attempts by status since the range's start: `range`, `since`, `total_attempts`, `total_bytes`, `by_status`", body = DataBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/stats/downloads", tag = "admin", params(("range" = Option<String>, Query, pattern = "^(1h|24h|7d|30d)$", description = "1h, 24h (default), 7d or 30d")), security(("bearer" = [])), responses((status = 200, description = "Redemption attempts by status since the range's start: `range`, `since`, `total_attempts`, `total_bytes`, `by_status`", body = DataBody)))]
 pub(crate) async fn stats(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -62,7 +62,7 @@ pub(crate) struct PopularParams {
     limit: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/admin/downloads/popular", tag = "admin", params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 10")), security(("bearer" = [])), responses((status = 200, description = "The most downloaded tracks of the last 7 days: `[{music_id, title, downloads}]`", body = DataListBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/downloads/popular", tag = "admin", params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 10")), security(("bearer" = [])), responses((status = 200, description = "The most downloaded tracks of the last 7 days: `[{music_id, title, downloads}]`", body = DataListBody)))]
 pub(crate) async fn popular(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -87,7 +87,7 @@ pub(crate) async fn popular(
     Ok(DataListBody::ok(data))
 }
 
-#[utoipa::path(get, path = "/api/admin/downloads/abnormal", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Address and user pairs over the threshold in the last hour: `window`, `threshold`, `pairs`", body = DataBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/downloads/abnormal", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Address and user pairs over the threshold in the last hour: `window`, `threshold`, `pairs`", body = DataBody)))]
 pub(crate) async fn abnormal(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -123,7 +123,7 @@ fn report_json(r: &DailyReport) -> serde_json::Value {
     })
 }
 
-#[utoipa::path(get, path = "/api/admin/reports/daily", tag = "admin", params(("date" = Option<String>, Query, example = "2026-11-27", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description = "YYYY-MM-DD; without it, the 30 latest")), security(("bearer" = [])), responses((status = 200, description = "The day's report (with `date`), or a list of the latest (without)", body = DataOneOrListBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody), (status = 404, description = "REPORT_NOT_FOUND", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/reports/daily", tag = "admin", params(("date" = Option<String>, Query, example = "2026-11-27", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description = "YYYY-MM-DD; without it, the 30 latest")), security(("bearer" = [])), responses((status = 200, description = "The day's report (with `date`), or a list of the latest (without)", body = DataOneOrListBody)))]
 pub(crate) async fn reports(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::bodies::{Object, ReportBody};
 use crate::envelope::{MessageBody, envelope, resource};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Registers the grant and record routes.
@@ -51,7 +51,7 @@ envelope!(
     GrantBody(GrantData)
 );
 
-#[utoipa::path(get, path = "/api/music/download-url/{music_id}", tag = "downloads", params(("music_id" = String, Path, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$", description = "a catalogue id"), ("quality" = Option<String>, Query, pattern = "^(standard|high|lossless)$", description = "standard (default), high or lossless"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A download link (docs/downloads.md)", body = GrantBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE, PREMIUM_REQUIRED, VIP_REQUIRED, DAILY_LIMIT_REACHED, STORAGE_FULL or FORBIDDEN", body = ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = ErrorBody), (status = 429, description = "RATE_LIMITED (with Retry-After)", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/music/download-url/{music_id}", tag = "downloads", params(("music_id" = String, Path, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$", description = "a catalogue id"), ("quality" = Option<String>, Query, pattern = "^(standard|high|lossless)$", description = "standard (default), high or lossless"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A download link (docs/downloads.md)", body = GrantBody)))]
 pub(crate) async fn grant(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -154,7 +154,7 @@ impl<'a> From<&'a DownloadRecord> for RecordBody<'a> {
     }
 }
 
-#[utoipa::path(post, path = "/api/downloads", tag = "downloads", request_body = ReportBody, security(("bearer" = [])), responses((status = 200, description = "The user's record of this track and quality", body = DownloadRecordBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = ErrorBody), (status = 404, description = "MUSIC_NOT_FOUND or QUALITY_NOT_AVAILABLE", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/downloads", tag = "downloads", request_body = ReportBody, security(("bearer" = [])), responses((status = 200, description = "The user's record of this track and quality", body = DownloadRecordBody)))]
 pub(crate) async fn report(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -204,7 +204,7 @@ pub(crate) struct ListBody<'a> {
     stats: Stats,
 }
 
-#[utoipa::path(get, path = "/api/downloads", operation_id = "list_downloads", tag = "downloads", params(("status" = Option<String>, Query, pattern = "^(downloading|completed|failed|expired)$", description = "downloading, completed, failed or expired"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 50"), ("offset" = Option<u64>, Query), ("cursor" = Option<String>, Query), ("user_id" = Option<String>, Query)), security(("bearer" = [])), responses((status = 200, description = "Records newest first, with stats", body = ListBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/downloads", operation_id = "list_downloads", tag = "downloads", params(("status" = Option<String>, Query, pattern = "^(downloading|completed|failed|expired)$", description = "downloading, completed, failed or expired"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 50"), ("offset" = Option<u64>, Query), ("cursor" = Option<String>, Query), ("user_id" = Option<String>, Query)), security(("bearer" = [])), responses((status = 200, description = "Records newest first, with stats", body = ListBody)))]
 pub(crate) async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -244,7 +244,7 @@ pub(crate) async fn list(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/downloads/{download_id}", tag = "downloads", params(("download_id" = String, Path, pattern = "^dl_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "`dl_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "下载记录已删除", body = MessageBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE", body = ErrorBody), (status = 404, description = "DOWNLOAD_NOT_FOUND (also for another user's record)", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/downloads/{download_id}", tag = "downloads", params(("download_id" = String, Path, pattern = "^dl_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "`dl_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "下载记录已删除", body = MessageBody)))]
 pub(crate) async fn delete(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::bodies::{AddFavoriteBody, Object, SyncRequestBody};
 use crate::envelope::{MessageBody, envelope, resource};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 envelope!(
@@ -46,7 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/favorites/{favorite_id}").route(web::delete().to(remove)));
 }
 
-#[utoipa::path(post, path = "/api/favorites", tag = "favorites", request_body = AddFavoriteBody, security(("bearer" = [])), responses((status = 200, description = "The new favorite", body = FavoriteBody), (status = 400, description = "INVALID_REQUEST: a missing or invalid field, bad JSON", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE, or FORBIDDEN for another user_id", body = ErrorBody), (status = 409, description = "ALREADY_FAVORITED", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: body over 64 KiB", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/favorites", tag = "favorites", request_body = AddFavoriteBody, security(("bearer" = [])), responses((status = 200, description = "The new favorite", body = FavoriteBody)))]
 pub(crate) async fn add(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -58,7 +58,7 @@ pub(crate) async fn add(
     Ok(FavoriteBody::ok(favorite))
 }
 
-#[utoipa::path(delete, path = "/api/favorites/{favorite_id}", tag = "favorites", params(("favorite_id" = String, Path, pattern = "^fav_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "`fav_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "收藏已取消", body = MessageBody), (status = 400, description = "INVALID_REQUEST: not a favorite id", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE", body = ErrorBody), (status = 404, description = "FAVORITE_NOT_FOUND (also for another user's favorite)", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/favorites/{favorite_id}", tag = "favorites", params(("favorite_id" = String, Path, pattern = "^fav_[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "`fav_` and a ULID")), security(("bearer" = [])), responses((status = 200, description = "收藏已取消", body = MessageBody)))]
 pub(crate) async fn remove(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -69,7 +69,7 @@ pub(crate) async fn remove(
     Ok(MessageBody::ok("收藏已取消"))
 }
 
-#[utoipa::path(delete, path = "/api/favorites/items/{item_id}", tag = "favorites", params(("item_id" = String, Path, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$", description = "the favorite's item id")), security(("bearer" = [])), responses((status = 200, description = "收藏已取消", body = MessageBody), (status = 400, description = "INVALID_REQUEST: not an item id", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE", body = ErrorBody), (status = 404, description = "FAVORITE_NOT_FOUND", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/favorites/items/{item_id}", tag = "favorites", params(("item_id" = String, Path, example = "music_001", pattern = "^[A-Za-z0-9_-]{1,36}$", description = "the favorite's item id")), security(("bearer" = [])), responses((status = 200, description = "收藏已取消", body = MessageBody)))]
 pub(crate) async fn remove_item(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -104,7 +104,7 @@ pub(crate) struct ListBody<'a> {
     next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/favorites", operation_id = "list_favorites", tag = "favorites", params(("type" = Option<String>, Query, pattern = "^(music|assessment|sequence)?$", description = "music, assessment or sequence"), ("search" = Option<String>, Query, description = "case-insensitive substring of the title, ≤ 100 characters"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 50"), ("offset" = Option<u64>, Query, description = "≥ 0, default 0"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, instead of offset"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A page, newest first; sends ETag", body = ListBody), (status = 304, description = "If-None-Match matched the ETag"), (status = 400, description = "INVALID_REQUEST: limit, offset, cursor, type or search", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/favorites", operation_id = "list_favorites", tag = "favorites", params(("type" = Option<String>, Query, pattern = "^(music|assessment|sequence)?$", description = "music, assessment or sequence"), ("search" = Option<String>, Query, description = "case-insensitive substring of the title, ≤ 100 characters"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 50"), ("offset" = Option<u64>, Query, description = "≥ 0, default 0"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, instead of offset"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "A page, newest first; sends ETag", body = ListBody), (status = 304, description = "If-None-Match matched the ETag")))]
 pub(crate) async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -186,7 +186,7 @@ pub(crate) struct ContainsParams {
     user_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/favorites/contains", tag = "favorites", params(("item_ids" = String, Query, example = "music_001,music_002", pattern = "^[A-Za-z0-9_-]{1,36}(,[A-Za-z0-9_-]{1,36}){0,49}$", description = "1–50 comma-separated item ids"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "Whether each id is favorited", body = ContainsBody), (status = 400, description = "INVALID_REQUEST", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/favorites/contains", tag = "favorites", params(("item_ids" = String, Query, example = "music_001,music_002", pattern = "^[A-Za-z0-9_-]{1,36}(,[A-Za-z0-9_-]{1,36}){0,49}$", description = "1–50 comma-separated item ids"), ("user_id" = Option<String>, Query, description = "if sent, must be the caller's")), security(("bearer" = [])), responses((status = 200, description = "Whether each id is favorited", body = ContainsBody)))]
 pub(crate) async fn contains(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -215,7 +215,7 @@ pub(crate) struct SyncData {
     sync_time: OffsetDateTime,
 }
 
-#[utoipa::path(put, path = "/api/favorites/sync", tag = "favorites", request_body = SyncRequestBody, security(("bearer" = [])), responses((status = 200, description = "The merged list, deletions, conflicts and rejections (docs/sync.md)", body = SyncBody), (status = 400, description = "INVALID_REQUEST: a malformed entry; nothing applied", body = ErrorBody), (status = 401, description = "MISSING_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED", body = ErrorBody), (status = 403, description = "USER_INACTIVE or FORBIDDEN", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: over 500 changes or 64 KiB", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/favorites/sync", tag = "favorites", request_body = SyncRequestBody, security(("bearer" = [])), responses((status = 200, description = "The merged list, deletions, conflicts and rejections (docs/sync.md)", body = SyncBody)))]
 pub(crate) async fn sync(
     user: AuthUser,
     state: web::Data<AppState>,

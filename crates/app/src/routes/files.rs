@@ -16,7 +16,7 @@ use soundshelf_domain::downloads::{ByteRange, parse_range};
 use soundshelf_service::ClientInfo;
 
 use crate::envelope::resource;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Registers `/files/{token}`.
@@ -82,7 +82,7 @@ fn resolve_client(peer: IpAddr, forwarded: &str, trusted: &[IpNet]) -> IpAddr {
     client
 }
 
-#[utoipa::path(get, path = "/files/{token}", tag = "downloads", params(("token" = String, Path, description = "the grant's token"), ("Range" = Option<String>, Header, description = "one byte range; a resume does not use a use")), responses((status = 200, description = "The file (local storage), typed by its extension", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 206, description = "The range asked for", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 302, description = "Redirect to the signed CDN URL (qiniu, oss)"), (status = 404, description = "TOKEN_NOT_FOUND", body = ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED or DOWNLOAD_USES_EXCEEDED", body = ErrorBody), (status = 416, description = "RANGE_NOT_SATISFIABLE", body = ErrorBody), (status = 500, description = "INTERNAL", body = ErrorBody), (status = 503, description = "UNAVAILABLE (with Retry-After)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/files/{token}", tag = "downloads", params(("token" = String, Path, description = "the grant's token"), ("Range" = Option<String>, Header, description = "one byte range; a resume does not use a use")), responses((status = 200, description = "The file (local storage), typed by its extension", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 206, description = "The range asked for", content((Vec<u8> = "audio/*"), (Vec<u8> = "application/octet-stream"))), (status = 302, description = "Redirect to the signed CDN URL (qiniu, oss)")))]
 pub(crate) async fn redeem(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -147,7 +147,7 @@ pub(crate) async fn redeem(
 }
 
 /// `HEAD /files/{token}`: the headers of a redemption; never uses a use.
-#[utoipa::path(head, path = "/files/{token}", tag = "downloads", params(("token" = String, Path)), responses((status = 200, description = "The headers of the file"), (status = 302, description = "Redirect to the signed CDN URL"), (status = 404, description = "TOKEN_NOT_FOUND", body = ErrorBody), (status = 410, description = "DOWNLOAD_LINK_EXPIRED", body = ErrorBody)))]
+#[utoipa::path(head, path = "/files/{token}", tag = "downloads", params(("token" = String, Path)), responses((status = 200, description = "The headers of the file"), (status = 302, description = "Redirect to the signed CDN URL")))]
 pub(crate) async fn redeem_head(
     req: HttpRequest,
     state: web::Data<AppState>,

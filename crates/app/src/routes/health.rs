@@ -7,7 +7,7 @@ use serde_json::json;
 use soundshelf_service::health::RedisState;
 
 use crate::envelope::{DataBody, resource};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Registers `/health`.
@@ -20,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// 200 while the database answers (Redis down only degrades: it is reported, and the
 /// instance keeps serving); 503 `UNAVAILABLE` with `Retry-After` when the database does
 /// not answer. The body says which dependency is up.
-#[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = DataBody), (status = 503, description = "UNAVAILABLE: the database does not answer", body = ErrorBody)))]
+#[utoipa::path(get, path = "/ready", tag = "meta", responses((status = 200, description = "The database answers; `data.checks` says whether Redis does (`status: degraded` when not)", body = DataBody)))]
 pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let r = state.health.readiness().await;
     let checks = json!({
