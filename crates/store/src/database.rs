@@ -24,7 +24,7 @@ pub(crate) type SqlitePool = Pool<SqliteConn>;
 /// Which database to use.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DbConfig {
-    /// MySQL 8 or MariaDB ≥ 10.6, by `mysql://user:password@host:port/database` URL.
+    /// MariaDB ≥ 10.6 (tested) or MySQL 8 (untested), by `mysql://user:password@host:port/database` URL.
     Mysql {
         /// The URL, password included: never printed (see the `Debug` impl).
         url: String,
