@@ -23,17 +23,46 @@ use soundshelf_store::migrations;
 use crate::deploy::{self, Loopback};
 use crate::server::{self, Proc, free_port, redis_url, server_url, wait_healthy};
 
+/// How the two instances run.
+pub(crate) enum Launch {
+    /// The server binary of a cargo profile (`release` or `debug`).
+    Binary(&'static str),
+    /// Containers of a built image, on host networking, through a docker client.
+    Image {
+        /// The docker client, with `DOCKER_HOST` set for the daemon to use.
+        docker: Box<Command>,
+        /// The image's tag.
+        image: String,
+    },
+}
+
+impl Launch {
+    fn describe(&self) -> String {
+        match self {
+            Launch::Binary(profile) => format!("{profile} instances"),
+            Launch::Image { image, .. } => format!("containers of {image}"),
+        }
+    }
+}
+
 struct Setup {
     dir: PathBuf,
     db_url: String,
     prefix: String,
     api_port: u16,
+    tag: String,
+    launch: Launch,
 }
 
-/// Runs the e2e session; cleans up whatever happens.
+/// Runs the e2e session on the server binary; cleans up whatever happens.
 pub async fn run(debug: bool) -> anyhow::Result<()> {
     let profile = server::profile(debug);
     server::build(profile)?;
+    run_with(Launch::Binary(profile)).await
+}
+
+/// Runs the e2e session with the instances `launch` says; cleans up whatever happens.
+pub(crate) async fn run_with(launch: Launch) -> anyhow::Result<()> {
     let nginx =
         deploy::nginx_binary().context("nginx is not installed (apt-get install nginx-light)")?;
     let tag = ulid::Ulid::generate().to_string().to_lowercase();
@@ -42,10 +71,21 @@ pub async fn run(debug: bool) -> anyhow::Result<()> {
         db_url: format!("{}/e2e_{tag}", server_url()),
         prefix: format!("soundshelf-e2e-{tag}:"),
         api_port: free_port()?,
+        tag,
+        launch,
     };
-    std::fs::create_dir_all(&setup.dir)?;
+    std::fs::create_dir_all(setup.dir.join("storage"))?;
     let started = Instant::now();
-    let result = session(&nginx, &setup, profile).await;
+    let result = session(&nginx, &setup).await;
+    if let Launch::Image { docker, .. } = &setup.launch {
+        for name in ["app1", "app2"] {
+            let _ = copy(docker)
+                .args(["rm", "-f", &container_name(&setup, name)])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
     // Clean-up, pass or fail.
     let _ = migrations::drop_database(&setup.db_url).await;
     if let Ok(redis) = soundshelf_redis::Redis::new(&redis_url(), &setup.prefix) {
@@ -82,14 +122,29 @@ pub async fn run(debug: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_app(
-    name: &'static str,
-    setup: &Setup,
-    profile: &str,
-    port: u16,
-    first: bool,
-) -> anyhow::Result<Proc> {
+/// A copy of the docker client command (program, arguments and environment).
+pub(crate) fn copy(docker: &Command) -> Command {
+    let mut cmd = Command::new(docker.get_program());
+    cmd.args(docker.get_args());
+    for (k, v) in docker.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd
+}
+
+fn container_name(setup: &Setup, name: &str) -> String {
+    format!("soundshelf-e2e-{}-{name}", setup.tag)
+}
+
+fn start_app(name: &'static str, setup: &Setup, port: u16, first: bool) -> anyhow::Result<Proc> {
     let log = std::fs::File::create(setup.dir.join(format!("{name}.log")))?;
+    let profile = match &setup.launch {
+        Launch::Binary(profile) => profile,
+        Launch::Image { .. } => "release",
+    };
     let mut cmd = server::command(profile, &setup.db_url, port);
     cmd.current_dir(&setup.dir)
         .env(
@@ -106,8 +161,79 @@ fn start_app(
         .env("WORKERS", "2")
         .env("LOG_FORMAT", "json")
         .stdout(log.try_clone()?)
+        .stderr(log.try_clone()?);
+    let Launch::Image { docker, image } = &setup.launch else {
+        return Proc::spawn(name, &mut cmd);
+    };
+    // The same settings, given to a container of the image on host networking. Its own
+    // data directory stays inside the container; storage is shared by both instances
+    // (the demo objects the first one writes), owned by the image's user.
+    let storage = setup.dir.join("storage");
+    let chown = Command::new("chown")
+        .args(["-R", "10001:10001"])
+        .arg(&storage)
+        .status()?;
+    ensure!(chown.success(), "chown of the shared storage failed");
+    let mut run = copy(docker);
+    run.args(["run", "--rm", "--name", &container_name(setup, name)])
+        .args(["--network", "host", "--sig-proxy=true"])
+        .arg("-v")
+        .arg(format!("{}:/var/lib/soundshelf/storage", storage.display()));
+    for (k, v) in cmd.get_envs() {
+        let (Some(k), Some(Some(v))) = (k.to_str(), v.map(|v| v.to_str())) else {
+            continue;
+        };
+        let v = match k {
+            "PATH" => continue,
+            "DATA_DIR" => "/var/lib/soundshelf",
+            "LOCAL_STORAGE_DIR" => "/var/lib/soundshelf/storage",
+            _ => v,
+        };
+        run.arg("-e").arg(format!("{k}={v}"));
+    }
+    run.arg(image)
+        .arg("serve")
+        .stdout(log.try_clone()?)
         .stderr(log);
-    Proc::spawn(name, &mut cmd)
+    Proc::spawn(name, &mut run)
+}
+
+/// For containers: waits until docker calls the container `healthy` (its own
+/// HEALTHCHECK, `soundshelf healthcheck`), and checks it runs as a user other than root.
+fn check_container(setup: &Setup, name: &str) -> anyhow::Result<()> {
+    let Launch::Image { docker, .. } = &setup.launch else {
+        return Ok(());
+    };
+    let container = container_name(setup, name);
+    let inspect = |format: &str| -> anyhow::Result<String> {
+        let out = copy(docker)
+            .args(["inspect", "-f", format, &container])
+            .output()?;
+        ensure!(out.status.success(), "docker inspect {container} failed");
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let health = inspect("{{.State.Health.Status}}")?;
+        if health == "healthy" {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{container} not healthy within 90 s: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = copy(docker)
+        .args(["exec", &container, "id", "-u"])
+        .output()?;
+    let uid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    ensure!(
+        out.status.success() && uid != "0" && !uid.is_empty(),
+        "{container} runs as uid {uid:?}"
+    );
+    println!("e2e: {container} is healthy and runs as uid {uid}");
+    Ok(())
 }
 
 /// A client whose connections come from `127.0.0.{last}`.
@@ -130,12 +256,14 @@ async fn json_of(resp: reqwest::Response, what: &str, want: u16) -> anyhow::Resu
     Ok(value)
 }
 
-async fn session(nginx: &Path, setup: &Setup, profile: &str) -> anyhow::Result<()> {
+async fn session(nginx: &Path, setup: &Setup) -> anyhow::Result<()> {
     let (p1, p2, redirect_port) = (free_port()?, free_port()?, free_port()?);
-    let mut app1 = start_app("app1", setup, profile, p1, true)?;
+    let mut app1 = start_app("app1", setup, p1, true)?;
     wait_healthy("app1", &format!("http://127.0.0.1:{p1}/health")).await?;
-    let mut app2 = start_app("app2", setup, profile, p2, false)?;
+    let mut app2 = start_app("app2", setup, p2, false)?;
     wait_healthy("app2", &format!("http://127.0.0.1:{p2}/health")).await?;
+    check_container(setup, "app1")?;
+    check_container(setup, "app2")?;
 
     let conf = std::fs::read_to_string(deploy::repo_root().join("deploy/nginx.conf"))?;
     let rendered = deploy::render_nginx(
@@ -173,7 +301,8 @@ async fn session(nginx: &Path, setup: &Setup, profile: &str) -> anyhow::Result<(
     let base = format!("http://127.0.0.1:{}", setup.api_port);
     wait_healthy("nginx", &format!("{base}/health")).await?;
     println!(
-        "e2e: nginx on {base} in front of {profile} instances on 127.0.0.1:{p1} and 127.0.0.1:{p2}"
+        "e2e: nginx on {base} in front of {} on 127.0.0.1:{p1} and 127.0.0.1:{p2}",
+        setup.launch.describe()
     );
 
     let token = server::token;

@@ -11,6 +11,7 @@ mod crash;
 mod deploy;
 mod e2e;
 mod fuzz;
+mod image;
 mod schemathesis;
 mod server;
 mod soak;
@@ -53,6 +54,12 @@ enum Task {
         #[arg(long)]
         debug: bool,
     },
+    /// Build the container image of deploy/Dockerfile (both stages) and run two containers
+    /// of it on host networking behind nginx through the e2e session; each must become
+    /// healthy and run as a user other than root. Runs a Docker daemon of its own; where
+    /// the public registry does not answer, makes the base images from Debian's packages
+    /// and this machine's toolchain.
+    Image,
     /// Kill the server (SIGKILL) at random moments during a 500-change sync and a burst
     /// of grants, on a fresh MariaDB database, and check after each kill that every
     /// request's effects are all there or all absent.
@@ -95,7 +102,8 @@ enum Task {
     },
     /// Everything beyond `cargo test`, in bounded runs on the debug build: the e2e
     /// deployment, 20 crash kills, Schemathesis with 20 cases per operation, a
-    /// 20-second soak, 3 seconds per fuzz target, and cargo deny.
+    /// 20-second soak, 3 seconds per fuzz target, cargo deny, and the container image
+    /// built and run.
     Checks,
     /// Check deploy/nginx.conf with the local nginx (`nginx -t`), rendered for loopback
     /// ports, with a throw-away self-signed certificate when openssl is installed.
@@ -126,6 +134,8 @@ async fn checks() -> anyhow::Result<()> {
     fuzz::run(3, &[])?;
     step("cargo deny");
     deny()?;
+    step("image");
+    image::run().await?;
     println!("checks passed in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -189,6 +199,7 @@ fn main() -> anyhow::Result<()> {
                 println!("wrote docs/openapi.json");
             }
             Task::E2e { debug } => e2e::run(debug).await?,
+            Task::Image => image::run().await?,
             Task::Crash { kills, debug } => crash::run(kills, debug).await?,
             Task::Schemathesis {
                 max_examples,
