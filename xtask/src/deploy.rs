@@ -273,8 +273,8 @@ mod tests {
     #[test]
     fn compose_parses_the_shipped_file() {
         let Some(client) = compose_client() else {
-            eprintln!(
-                "SKIPPED: no compose client (docker compose or docker-compose) is installed; deploy/docker-compose.yml was not parsed"
+            soundshelf_store::testing::missing_tool(
+                "no compose client (docker compose or docker-compose) is installed; deploy/docker-compose.yml was not parsed",
             );
             return;
         };

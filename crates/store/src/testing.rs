@@ -213,9 +213,19 @@ pub struct OwnMariaDb {
     child: Option<std::process::Child>,
 }
 
+/// A tool a test needs is missing: under CI (`CI` set, where `.ci/run` installs every
+/// tool) that fails the test; elsewhere the test is skipped with a message.
+pub fn missing_tool(what: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what}: .ci/run installs it, so under CI this is a failure, not a skip");
+    }
+    eprintln!("SKIPPED: {what}");
+}
+
 impl OwnMariaDb {
     /// Installs a data folder and starts the server on it (about 3 s). `None`, with a
-    /// message, when the MariaDB server programs are not installed.
+    /// message, when the MariaDB server programs are not installed (a failure under CI:
+    /// see [`missing_tool`]).
     pub fn start() -> Option<Self> {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         // Its own temporary folder too: servers installed at the same moment would
@@ -233,7 +243,7 @@ impl OwnMariaDb {
             .output();
         match installed {
             Err(e) => {
-                eprintln!("skipped: mariadb-install-db could not run ({e})");
+                missing_tool(&format!("mariadb-install-db could not run ({e})"));
                 return None;
             }
             Ok(out) if !out.status.success() => panic!(
