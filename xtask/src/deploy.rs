@@ -100,12 +100,18 @@ pub fn render_nginx(conf: &str, lb: &Loopback) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// An installed program: on `PATH`, or in the `sbin` folders a non-root `PATH` may lack.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
 /// The nginx binary, when installed.
 pub fn nginx_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    find_program("nginx")
 }
 
 /// Writes `conf` into `dir` and runs `nginx -t` on it (prefix, pid and error log in `dir`).

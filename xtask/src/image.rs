@@ -89,13 +89,13 @@ struct Daemon {
 
 impl Daemon {
     fn start() -> anyhow::Result<Self> {
-        let dockerd =
-            which("dockerd").context("dockerd is not installed (apt-get install docker.io)")?;
+        let dockerd = deploy::find_program("dockerd")
+            .context("dockerd is not installed (apt-get install docker.io)")?;
         // Debian's client matches Debian's daemon; another client on PATH may want plugins.
         let client = [PathBuf::from("/usr/bin/docker")]
             .into_iter()
             .find(|p| p.exists())
-            .or_else(|| which("docker"))
+            .or_else(|| deploy::find_program("docker"))
             .context("no docker client (apt-get install docker.io)")?;
         let dir = std::env::temp_dir().join(format!(
             "sd-{}",
@@ -200,14 +200,6 @@ impl Daemon {
     }
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 /// `name` present, pulled, or made by `make`.
 fn ensure_base(
     daemon: &Daemon,
@@ -238,8 +230,8 @@ fn ensure_base(
 
 /// `debian:bookworm-slim` from Debian's packages.
 fn make_debian_base(daemon: &Daemon) -> anyhow::Result<()> {
-    let mmdebstrap =
-        which("mmdebstrap").context("mmdebstrap is not installed (apt-get install mmdebstrap)")?;
+    let mmdebstrap = deploy::find_program("mmdebstrap")
+        .context("mmdebstrap is not installed (apt-get install mmdebstrap)")?;
     let tar = daemon.dir.join("bookworm.tar");
     let status = Command::new(mmdebstrap)
         .args(["--variant=minbase", "--quiet", "bookworm"])

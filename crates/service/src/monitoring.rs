@@ -25,13 +25,8 @@ pub enum MonitoringError {
 /// Proof that the caller may administer (`User::may_administer`), asked for first so a
 /// caller who may not learns nothing else; every monitoring use case takes it.
 #[derive(Debug, Clone, Copy)]
-pub struct Admin<'a>(&'a User);
-
-impl Admin<'_> {
-    /// The administrator.
-    pub fn user(&self) -> &User {
-        self.0
-    }
+pub struct Admin {
+    _only_from_admin: (),
 }
 
 /// How far back the popular list looks.
@@ -71,9 +66,11 @@ impl MonitoringService {
     }
 
     /// The proof that `caller` may administer, or `Forbidden`.
-    pub fn admin<'a>(&self, caller: &'a User) -> Result<Admin<'a>, MonitoringError> {
+    pub fn admin(&self, caller: &User) -> Result<Admin, MonitoringError> {
         if caller.may_administer() {
-            Ok(Admin(caller))
+            Ok(Admin {
+                _only_from_admin: (),
+            })
         } else {
             Err(MonitoringError::Forbidden)
         }
@@ -82,7 +79,7 @@ impl MonitoringService {
     /// Attempts by status over `range`, and the instant it starts at.
     pub async fn stats(
         &self,
-        _admin: &Admin<'_>,
+        _admin: &Admin,
         range: StatsRange,
     ) -> Result<(OffsetDateTime, Vec<StatusCount>), MonitoringError> {
         let since = self.clock.now() - range.duration();
@@ -97,7 +94,7 @@ impl MonitoringService {
     /// The `limit` most downloaded tracks of the last 7 days.
     pub async fn popular(
         &self,
-        _admin: &Admin<'_>,
+        _admin: &Admin,
         limit: u32,
     ) -> Result<Vec<PopularTrack>, MonitoringError> {
         let since = self.clock.now() - POPULAR_WINDOW;
@@ -111,7 +108,7 @@ impl MonitoringService {
     /// Address and user pairs over the threshold in the last hour, and the threshold.
     pub async fn abnormal(
         &self,
-        _admin: &Admin<'_>,
+        _admin: &Admin,
     ) -> Result<(u64, Vec<AbnormalActivity>), MonitoringError> {
         let since = self.clock.now() - ABNORMAL_WINDOW;
         let found = self
@@ -132,7 +129,7 @@ impl MonitoringService {
     /// The report of `day`, or the 30 latest.
     pub async fn reports(
         &self,
-        _admin: &Admin<'_>,
+        _admin: &Admin,
         day: Option<Date>,
     ) -> Result<Vec<DailyReport>, MonitoringError> {
         Ok(match day {

@@ -329,8 +329,7 @@ impl Store {
                         granted_today: u32::try_from(counted.unwrap_or(0))
                             .map_err(|e| GrantError::Corrupt(corrupt("daily_grant_counters", e)))?,
                         repeat_today: repeat > 0,
-                        storage_used: u64::try_from(used)
-                            .map_err(|e| GrantError::Corrupt(corrupt("user_downloads", e)))?,
+                        storage_used: size(used).map_err(GrantError::Corrupt)?,
                     };
                     // The domain decides; this only writes what it decided.
                     let grant = decide(&usage).map_err(GrantError::Refused)?;

@@ -368,6 +368,16 @@ async fn bodies_are_checked(backend: Backend) {
         .await
         .unwrap();
     assert_error(&read(res).await, 413, "PAYLOAD_TOO_LARGE");
+    // JSON that is not an object, and an object naming a field twice: refused by name.
+    let res = send(b"[1, 2]".to_vec(), "application/json").await.unwrap();
+    let body = read(res).await;
+    assert_error(&body, 400, "INVALID_REQUEST");
+    assert_eq!(body.1["error"], "请求体必须是 JSON 对象");
+    let twice = br#"{"item_id":"music_001","item_id":"music_002","item_type":"music","item_data":{"title":"t","cover":"c","duration":1}}"#;
+    let res = send(twice.to_vec(), "application/json").await.unwrap();
+    let body = read(res).await;
+    assert_error(&body, 400, "INVALID_REQUEST");
+    assert_eq!(body.1["error"], "请求体中有重复的字段");
     assert_eq!(
         app.get("/api/favorites", "user_free").await.1["total"],
         0,
