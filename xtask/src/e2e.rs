@@ -29,8 +29,8 @@ pub(crate) enum Launch {
     Binary(&'static str),
     /// Containers of a built image, on host networking, through a docker client.
     Image {
-        /// The docker client, with `DOCKER_HOST` set for the daemon to use.
-        docker: Box<Command>,
+        /// The docker client of the daemon to use.
+        docker: crate::image::Docker,
         /// The image's tag.
         image: String,
     },
@@ -79,7 +79,8 @@ pub(crate) async fn run_with(launch: Launch) -> anyhow::Result<()> {
     let result = session(&nginx, &setup).await;
     if let Launch::Image { docker, .. } = &setup.launch {
         for name in ["app1", "app2"] {
-            let _ = copy(docker)
+            let _ = docker
+                .command()
                 .args(["rm", "-f", &container_name(&setup, name)])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -122,80 +123,85 @@ pub(crate) async fn run_with(launch: Launch) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A copy of the docker client command (program, arguments and environment).
-pub(crate) fn copy(docker: &Command) -> Command {
-    let mut cmd = Command::new(docker.get_program());
-    cmd.args(docker.get_args());
-    for (k, v) in docker.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd
-}
-
 fn container_name(setup: &Setup, name: &str) -> String {
     format!("soundshelf-e2e-{}-{name}", setup.tag)
 }
 
-fn start_app(name: &'static str, setup: &Setup, port: u16, first: bool) -> anyhow::Result<Proc> {
-    let log = std::fs::File::create(setup.dir.join(format!("{name}.log")))?;
-    let profile = match &setup.launch {
-        Launch::Binary(profile) => profile,
-        Launch::Image { .. } => "release",
-    };
-    let mut cmd = server::command(profile, &setup.db_url, port);
-    cmd.current_dir(&setup.dir)
-        .env(
+/// What an instance is configured with, given its data and storage folders as it sees
+/// them.
+fn instance_settings(
+    setup: &Setup,
+    port: u16,
+    first: bool,
+    data: &str,
+    storage: &str,
+) -> Vec<(&'static str, String)> {
+    let first = if first { "true" } else { "false" };
+    let mut settings = server::settings(&setup.db_url, port);
+    settings.extend([
+        (
             "PUBLIC_BASE_URL",
             format!("http://127.0.0.1:{}", setup.api_port),
-        )
-        .env("REDIS_URL", redis_url())
-        .env("REDIS_KEY_PREFIX", &setup.prefix)
-        .env("TRUSTED_PROXIES", "127.0.0.1")
-        .env("DATA_DIR", setup.dir.join("data"))
-        .env("LOCAL_STORAGE_DIR", setup.dir.join("storage"))
-        .env("AUTO_MIGRATE", if first { "true" } else { "false" })
-        .env("SEED_DEMO", if first { "true" } else { "false" })
-        .env("WORKERS", "2")
-        .env("LOG_FORMAT", "json")
-        .stdout(log.try_clone()?)
-        .stderr(log.try_clone()?);
-    let Launch::Image { docker, image } = &setup.launch else {
-        return Proc::spawn(name, &mut cmd);
-    };
-    // The same settings, given to a container of the image on host networking. Its own
-    // data directory stays inside the container; storage is shared by both instances
-    // (the demo objects the first one writes), owned by the image's user.
+        ),
+        ("REDIS_URL", redis_url()),
+        ("REDIS_KEY_PREFIX", setup.prefix.clone()),
+        ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+        ("DATA_DIR", data.to_owned()),
+        ("LOCAL_STORAGE_DIR", storage.to_owned()),
+        ("AUTO_MIGRATE", first.to_owned()),
+        ("SEED_DEMO", first.to_owned()),
+        ("WORKERS", "2".to_owned()),
+        ("LOG_FORMAT", "json".to_owned()),
+    ]);
+    settings
+}
+
+fn start_app(name: &'static str, setup: &Setup, port: u16, first: bool) -> anyhow::Result<Proc> {
+    let log = std::fs::File::create(setup.dir.join(format!("{name}.log")))?;
     let storage = setup.dir.join("storage");
-    let chown = Command::new("chown")
-        .args(["-R", "10001:10001"])
-        .arg(&storage)
-        .status()?;
-    ensure!(chown.success(), "chown of the shared storage failed");
-    let mut run = copy(docker);
-    run.args(["run", "--rm", "--name", &container_name(setup, name)])
-        .args(["--network", "host", "--sig-proxy=true"])
-        .arg("-v")
-        .arg(format!("{}:/var/lib/soundshelf/storage", storage.display()));
-    for (k, v) in cmd.get_envs() {
-        let (Some(k), Some(Some(v))) = (k.to_str(), v.map(|v| v.to_str())) else {
-            continue;
-        };
-        let v = match k {
-            "PATH" => continue,
-            "DATA_DIR" => "/var/lib/soundshelf",
-            "LOCAL_STORAGE_DIR" => "/var/lib/soundshelf/storage",
-            _ => v,
-        };
-        run.arg("-e").arg(format!("{k}={v}"));
-    }
-    run.arg(image)
-        .arg("serve")
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    Proc::spawn(name, &mut run)
+    let mut cmd = match &setup.launch {
+        Launch::Binary(profile) => {
+            let data = setup.dir.join("data");
+            let mut cmd = server::command(profile, &setup.db_url, port);
+            cmd.current_dir(&setup.dir).envs(instance_settings(
+                setup,
+                port,
+                first,
+                &data.to_string_lossy(),
+                &storage.to_string_lossy(),
+            ));
+            cmd
+        }
+        Launch::Image { docker, image } => {
+            // A container of the image on host networking. Its data directory stays
+            // inside the container; storage is shared by both instances (the demo objects
+            // the first one writes), owned by the image's user.
+            let chown = Command::new("chown")
+                .args(["-R", "10001:10001"])
+                .arg(&storage)
+                .status()?;
+            ensure!(chown.success(), "chown of the shared storage failed");
+            let mut run = docker.command();
+            run.args(["run", "--rm", "--name", &container_name(setup, name)])
+                .args(["--network", "host", "--sig-proxy=true"])
+                .arg("-v")
+                .arg(format!("{}:/var/lib/soundshelf/storage", storage.display()));
+            let settings = instance_settings(
+                setup,
+                port,
+                first,
+                "/var/lib/soundshelf",
+                "/var/lib/soundshelf/storage",
+            );
+            for (k, v) in settings {
+                run.arg("-e").arg(format!("{k}={v}"));
+            }
+            run.arg(image).arg("serve");
+            run
+        }
+    };
+    cmd.stdout(log.try_clone()?).stderr(log);
+    Proc::spawn(name, &mut cmd)
 }
 
 /// For containers: waits until docker calls the container `healthy` (its own
@@ -206,7 +212,8 @@ fn check_container(setup: &Setup, name: &str) -> anyhow::Result<()> {
     };
     let container = container_name(setup, name);
     let inspect = |format: &str| -> anyhow::Result<String> {
-        let out = copy(docker)
+        let out = docker
+            .command()
             .args(["inspect", "-f", format, &container])
             .output()?;
         ensure!(out.status.success(), "docker inspect {container} failed");
@@ -224,7 +231,8 @@ fn check_container(setup: &Setup, name: &str) -> anyhow::Result<()> {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let out = copy(docker)
+    let out = docker
+        .command()
         .args(["exec", &container, "id", "-u"])
         .output()?;
     let uid = String::from_utf8_lossy(&out.stdout).trim().to_owned();

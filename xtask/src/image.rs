@@ -66,7 +66,7 @@ pub async fn run() -> anyhow::Result<()> {
             size as f64 / 1e6
         );
         e2e::run_with(Launch::Image {
-            docker: Box::new(daemon.docker()),
+            docker: daemon.docker.clone(),
             image: IMAGE.to_owned(),
         })
         .await?;
@@ -78,12 +78,27 @@ pub async fn run() -> anyhow::Result<()> {
     result
 }
 
+/// A docker client talking to one daemon.
+#[derive(Debug, Clone)]
+pub(crate) struct Docker {
+    client: PathBuf,
+    host: String,
+}
+
+impl Docker {
+    /// `docker …` for this daemon.
+    pub(crate) fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.client);
+        cmd.env("DOCKER_HOST", &self.host);
+        cmd
+    }
+}
+
 /// A Docker daemon of this command's own.
 struct Daemon {
-    /// Sockets, pid file, logs.
+    /// Sockets, pid file, logs, and the daemon's data.
     dir: PathBuf,
-    /// The docker client matching the daemon.
-    client: PathBuf,
+    docker: Docker,
     child: std::process::Child,
 }
 
@@ -125,7 +140,11 @@ impl Daemon {
             .stderr(std::fs::File::create(dir.join("dockerd.err"))?)
             .spawn()
             .context("starting dockerd")?;
-        let daemon = Self { dir, client, child };
+        let docker = Docker {
+            client,
+            host: format!("unix://{}", dir.join("docker.sock").display()),
+        };
+        let daemon = Self { dir, docker, child };
         let deadline = Instant::now() + Duration::from_secs(60);
         while daemon
             .output(&["version", "--format", "{{.Server.Version}}"])
@@ -145,12 +164,7 @@ impl Daemon {
 
     /// The client, pointed at this daemon.
     fn docker(&self) -> Command {
-        let mut cmd = Command::new(&self.client);
-        cmd.env(
-            "DOCKER_HOST",
-            format!("unix://{}", self.dir.join("docker.sock").display()),
-        );
-        cmd
+        self.docker.command()
     }
 
     /// What `docker args…` prints, or an error with what it said.

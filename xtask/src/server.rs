@@ -76,13 +76,21 @@ pub(crate) fn command(profile: &str, database_url: &str, port: u16) -> Command {
     let mut cmd = Command::new(deploy::repo_root().join(format!("target/{profile}/soundshelf")));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .env("JWT_SECRET", SECRET)
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("LOG_LEVEL", "warn")
+        .envs(settings(database_url, port))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     cmd
+}
+
+/// The settings every server these commands start gets: the database, the secret the
+/// tokens are signed with, the address, the log level.
+pub(crate) fn settings(database_url: &str, port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", database_url.to_owned()),
+        ("JWT_SECRET", SECRET.to_owned()),
+        ("BIND", format!("127.0.0.1:{port}")),
+        ("LOG_LEVEL", "warn".to_owned()),
+    ]
 }
 
 /// A token for `user`, valid for an hour, signed with [`SECRET`].
