@@ -7,11 +7,11 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use soundshelf_domain::downloads::DownloadStatus;
-use soundshelf_domain::sync::{Action, LocalChange, MAX_CHANGES};
+use soundshelf_domain::sync::{self, LocalChange, MAX_CHANGES, Malformed};
 use soundshelf_domain::time::parse_rfc3339;
 use soundshelf_domain::{CatalogId, ItemData, ItemId, ItemType, Quality};
 use soundshelf_service::{AddFavorite, Report, SyncRequest};
@@ -87,18 +87,6 @@ impl<T> Field<T> {
         self.optional(name, expected)?
             .ok_or_else(|| ApiError::missing(name))
     }
-
-    /// The value as sent, `null` included (`None` only when absent).
-    fn into_sent(self) -> Option<Value>
-    where
-        T: Into<Value>,
-    {
-        match self {
-            Field::Absent | Field::Invalid => None,
-            Field::Null => Some(Value::Null),
-            Field::Given(v) => Some(v.into()),
-        }
-    }
 }
 
 const A_STRING: &str = "必须是字符串";
@@ -146,56 +134,156 @@ impl TryFrom<AddFavoriteBody> for AddFavorite {
     }
 }
 
-/// One offline change.
-#[derive(Debug, Deserialize, ToSchema)]
+/// One offline change, as documented (the schema only: entries are read one by one,
+/// see [`ChangeEntry`]).
+#[derive(Debug, ToSchema)]
 #[schema(as = LocalChange)]
 pub struct ChangeBody {
-    #[serde(default)]
-    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{1,36}$")]
-    item_id: Field<String>,
-    #[serde(default)]
-    #[schema(required = true, value_type = soundshelf_domain::sync::Action)]
-    action: Field<String>,
-    #[serde(default)]
-    #[schema(required = true, value_type = String, format = DateTime)]
-    timestamp: Field<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<soundshelf_domain::ItemType>)]
-    item_type: Field<Value>,
-    #[serde(default)]
-    #[schema(value_type = Option<soundshelf_domain::ItemData>)]
-    item_data: Field<Value>,
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,36}$")]
+    pub item_id: String,
+    pub action: soundshelf_domain::sync::Action,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub item_type: Option<soundshelf_domain::ItemType>,
+    pub item_data: Option<soundshelf_domain::ItemData>,
 }
 
-impl ChangeBody {
-    /// Change `index` of the batch. Its shape (a valid `item_id`, `action` and
-    /// `timestamp`) is checked here; `item_type` and `item_data` are judged by the merge.
-    fn into_change(self, index: usize) -> Result<LocalChange, ApiError> {
-        let bad = |name: &str, reason: &str| {
-            ApiError::InvalidRequest(format!("参数 local_changes[{index}].{name} 无效：{reason}"))
-        };
-        let text = |field: Field<String>, name: &str| -> Result<String, ApiError> {
-            match field {
-                Field::Given(s) => Ok(s),
-                Field::Absent | Field::Null => {
-                    Err(ApiError::missing(&format!("local_changes[{index}].{name}")))
-                }
-                Field::Invalid => Err(bad(name, A_STRING)),
+/// One entry of `local_changes`, kept as sent so that a bad entry is rejected on its own
+/// (by [`sync::read_change`]) instead of failing the request. A field sent twice in one
+/// entry is noted: JSON does not say which of the two counts, so the entry is rejected.
+#[derive(Debug)]
+pub struct ChangeEntry {
+    value: Value,
+    repeated: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ChangeEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> Visitor<'de> for Entry {
+            type Value = ChangeEntry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
             }
-        };
-        let item_id = ItemId::parse(&text(self.item_id, "item_id")?)
-            .map_err(|e| bad("item_id", &e.reason))?;
-        let action = Action::parse(&text(self.action, "action")?)
-            .ok_or_else(|| bad("action", "必须是 add 或 remove"))?;
-        let timestamp = parse_rfc3339("timestamp", &text(self.timestamp, "timestamp")?)
-            .map_err(|e| bad("timestamp", &e.reason))?;
-        Ok(LocalChange {
-            item_id,
-            action,
-            timestamp,
-            item_type: self.item_type.into_sent(),
-            item_data: self.item_data.into_sent(),
-        })
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChangeEntry, A::Error> {
+                let mut fields = serde_json::Map::new();
+                let mut repeated = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: Value = map.next_value()?;
+                    if fields.contains_key(&key) {
+                        repeated.get_or_insert(key);
+                    } else {
+                        fields.insert(key, value);
+                    }
+                }
+                Ok(ChangeEntry {
+                    value: Value::Object(fields),
+                    repeated,
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ChangeEntry, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ChangeEntry::other(Value::Array(Vec::new())))
+            }
+            fn visit_unit<E>(self) -> Result<ChangeEntry, E> {
+                Ok(ChangeEntry::other(Value::Null))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ChangeEntry, E> {
+                Ok(ChangeEntry::other(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ChangeEntry, E> {
+                Ok(ChangeEntry::other(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<ChangeEntry, E> {
+                Ok(ChangeEntry::other(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ChangeEntry, E> {
+                Ok(ChangeEntry::other(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ChangeEntry, E> {
+                Ok(ChangeEntry::other(v.into()))
+            }
+        }
+        d.deserialize_any(Entry)
+    }
+}
+
+impl ChangeEntry {
+    fn other(value: Value) -> Self {
+        Self {
+            value,
+            repeated: None,
+        }
+    }
+
+    /// The change, or why it is not one.
+    fn read(self) -> Result<LocalChange, Malformed> {
+        match self.repeated {
+            Some(key) => Err(Malformed {
+                item_id: self
+                    .value
+                    .get("item_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                reason: format!("{key} 无效：字段重复"),
+            }),
+            None => sync::read_change(&self.value),
+        }
+    }
+}
+
+/// `local_changes` as sent: read straight from the body (not through a `Value`, which
+/// would lose a field sent twice in an entry).
+#[derive(Debug, Default)]
+pub enum ChangeList {
+    /// Absent or `null`.
+    #[default]
+    Missing,
+    /// Not an array.
+    Invalid,
+    /// The entries.
+    Given(Vec<ChangeEntry>),
+}
+
+impl<'de> Deserialize<'de> for ChangeList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = ChangeList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ChangeList, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = seq.next_element::<ChangeEntry>()? {
+                    entries.push(entry);
+                }
+                Ok(ChangeList::Given(entries))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChangeList, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ChangeList::Invalid)
+            }
+            fn visit_unit<E>(self) -> Result<ChangeList, E> {
+                Ok(ChangeList::Missing)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ChangeList, E> {
+                Ok(ChangeList::Invalid)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ChangeList, E> {
+                Ok(ChangeList::Invalid)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ChangeList, E> {
+                Ok(ChangeList::Invalid)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ChangeList, E> {
+                Ok(ChangeList::Invalid)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ChangeList, E> {
+                Ok(ChangeList::Invalid)
+            }
+        }
+        d.deserialize_any(List)
     }
 }
 
@@ -210,7 +298,7 @@ pub struct SyncRequestBody {
     /// body of that size within its budget and reports its own error instead.
     #[serde(default)]
     #[schema(required = true, value_type = Vec<ChangeBody>)]
-    local_changes: Field<Vec<Field<Object<ChangeBody>>>>,
+    local_changes: ChangeList,
     #[serde(default)]
     #[schema(ignore)]
     user_id: Field<Value>,
@@ -235,20 +323,19 @@ impl TryFrom<SyncRequestBody> for SyncRequest {
             .optional("last_sync_time", "必须是 RFC 3339 时间或 null")?
             .map(|s| parse_rfc3339("last_sync_time", &s))
             .transpose()?;
-        let entries = b.local_changes.required("local_changes", "必须是数组")?;
+        let entries = match b.local_changes {
+            ChangeList::Given(entries) => entries,
+            ChangeList::Missing => return Err(ApiError::missing("local_changes")),
+            ChangeList::Invalid => {
+                return Err(ApiError::InvalidRequest(
+                    "参数 local_changes 无效：必须是数组".into(),
+                ));
+            }
+        };
         if entries.len() > MAX_CHANGES {
             return Err(ApiError::PAYLOAD_TOO_LARGE);
         }
-        let changes = entries
-            .into_iter()
-            .enumerate()
-            .map(|(index, entry)| match entry {
-                Field::Given(Object(change)) => change.into_change(index),
-                _ => Err(ApiError::InvalidRequest(format!(
-                    "参数 local_changes[{index}] 无效：必须是 JSON 对象"
-                ))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let changes = entries.into_iter().map(ChangeEntry::read).collect();
         Ok(SyncRequest {
             last_sync_time,
             changes,
@@ -361,31 +448,29 @@ mod tests {
     }
 
     #[test]
-    fn sync_entries_are_judged_one_by_one_in_order() {
+    fn sync_entries_are_read_one_by_one() {
         let sync = |json: &str| -> Result<SyncRequest, ApiError> {
             let Object(body) = serde_json::from_str::<Object<SyncRequestBody>>(json).unwrap();
             body.try_into()
         };
-        let e = sync(r#"{"local_changes":[{"item_id":"a","action":"add","timestamp":"2026-01-01T00:00:00Z"}, 3]}"#)
-            .unwrap_err();
-        assert_eq!(message(e), "参数 local_changes[1] 无效：必须是 JSON 对象");
-        let e = sync(r#"{"local_changes":[{"item_id":"a","action":"keep","timestamp":"2026-01-01T00:00:00Z"}]}"#)
-            .unwrap_err();
-        assert_eq!(
-            message(e),
-            "参数 local_changes[0].action 无效：必须是 add 或 remove"
-        );
-        let e = sync(r#"{"local_changes":{}}"#).unwrap_err();
-        assert_eq!(message(e), "参数 local_changes 无效：必须是数组");
         let ok = sync(
-            r#"{"last_sync_time":null,"local_changes":[{"item_id":"a","action":"remove","timestamp":"2026-01-01T00:00:00Z","item_type":null}]}"#,
+            r#"{"last_sync_time":null,"local_changes":[{"item_id":"a","action":"remove","timestamp":"2026-01-01T00:00:00Z","item_type":null}, 3, [1, {"x": 2}], null, {"item_id":"b","item_id":"c","action":"remove","timestamp":"2026-01-01T00:00:00Z"}]}"#,
         )
         .unwrap();
-        assert_eq!(
-            ok.changes[0].item_type,
-            Some(Value::Null),
-            "null is kept as sent"
-        );
-        assert_eq!(ok.changes[0].item_data, None, "absent stays absent");
+        let change = ok.changes[0].as_ref().unwrap();
+        assert_eq!(change.item_type, Some(Value::Null), "null is kept as sent");
+        assert_eq!(change.item_data, None, "absent stays absent");
+        for i in 1..=3 {
+            let bad = ok.changes[i].as_ref().unwrap_err();
+            assert_eq!(bad.item_id, None);
+            assert_eq!(bad.reason, "变更必须是 JSON 对象");
+        }
+        let twice = ok.changes[4].as_ref().unwrap_err();
+        assert_eq!(twice.reason, "item_id 无效：字段重复");
+        assert_eq!(twice.item_id.as_deref(), Some("b"), "the first as sent");
+        let e = sync(r#"{"local_changes":{}}"#).unwrap_err();
+        assert_eq!(message(e), "参数 local_changes 无效：必须是数组");
+        let e = sync(r#"{"local_changes":[],"last_sync_time":"yesterday"}"#).unwrap_err();
+        assert!(message(e).starts_with("参数 last_sync_time 无效"));
     }
 }

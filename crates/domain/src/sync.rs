@@ -155,15 +155,85 @@ pub struct Conflict {
     pub resolution: &'static str,
 }
 
-/// A change that was not applied because it is invalid.
+/// A change that was not applied because it is malformed or invalid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejected {
-    /// The item.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub item_id: ItemId,
-    /// Why, in words for people.
+    /// Its position in `local_changes`.
+    pub index: usize,
+    /// Its `item_id` as sent, when that is a string (valid or not); else `null`.
+    pub item_id: Option<String>,
+    /// Why, in words for people, naming the field.
     pub reason: String,
+}
+
+/// An entry of `local_changes` that is not a change at all: not an object, or its
+/// `item_id`, `action` or `timestamp` missing or invalid. It is rejected on its own; the
+/// rest of the batch still applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// Its `item_id` as sent, when that is a string.
+    pub item_id: Option<String>,
+    /// Why, naming the field.
+    pub reason: String,
+}
+
+impl Malformed {
+    fn new(entry: &Value, reason: impl Into<String>) -> Self {
+        Self {
+            item_id: entry
+                .get("item_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The reason text of a refused field: `<field> 无效：<reason>`.
+fn invalid(e: &crate::ValidationError) -> String {
+    format!("{} 无效：{}", e.field, e.reason)
+}
+
+/// Reads one entry of `local_changes` as sent: an object with a valid `item_id`, an
+/// `action` of `add` or `remove` and an RFC 3339 `timestamp`. `item_type` and
+/// `item_data` are taken as sent and judged by the merge (an add with invalid ones is
+/// rejected there). Fields other than these are ignored.
+///
+/// ```
+/// use soundshelf_domain::sync::read_change;
+/// use serde_json::json;
+///
+/// let change = read_change(&json!({"item_id": "music_001", "action": "remove", "timestamp": "2026-01-01T00:00:00Z"})).unwrap();
+/// assert_eq!(change.item_id.as_str(), "music_001");
+/// let bad = read_change(&json!({"item_id": "../etc", "action": "remove", "timestamp": "2026-01-01T00:00:00Z"})).unwrap_err();
+/// assert_eq!(bad.item_id.as_deref(), Some("../etc"));
+/// assert!(bad.reason.starts_with("item_id"));
+/// ```
+pub fn read_change(entry: &Value) -> Result<LocalChange, Malformed> {
+    let Some(fields) = entry.as_object() else {
+        return Err(Malformed::new(entry, "变更必须是 JSON 对象"));
+    };
+    let text = |name: &'static str| -> Result<&str, Malformed> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Err(Malformed::new(entry, format!("缺少 {name}"))),
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(Malformed::new(entry, format!("{name} 无效：必须是字符串"))),
+        }
+    };
+    let item_id =
+        ItemId::parse(text("item_id")?).map_err(|e| Malformed::new(entry, invalid(&e)))?;
+    let action = Action::parse(text("action")?)
+        .ok_or_else(|| Malformed::new(entry, "action 无效：必须是 add 或 remove"))?;
+    let timestamp = crate::time::parse_rfc3339("timestamp", text("timestamp")?)
+        .map_err(|e| Malformed::new(entry, invalid(&e)))?;
+    Ok(LocalChange {
+        item_id,
+        action,
+        timestamp,
+        item_type: fields.get("item_type").cloned(),
+        item_data: fields.get("item_data").cloned(),
+    })
 }
 
 /// What became of one input change.
@@ -284,7 +354,7 @@ impl Valid {
 }
 
 /// Checks one change; an add needs valid `item_data` and a type (from the change, else
-/// `item_data.item_type`, else the id's prefix).
+/// `item_data.item_type`, else the id's prefix). The reason names the field.
 fn validate(
     change: &LocalChange,
     now: OffsetDateTime,
@@ -299,15 +369,15 @@ fn validate(
     }
     let data = match &change.item_data {
         None | Some(Value::Null) => return Err("缺少 item_data".to_owned()),
-        Some(v) => ItemData::parse(v.clone()).map_err(|e| e.reason)?,
+        Some(v) => ItemData::parse(v.clone()).map_err(|e| invalid(&e))?,
     };
     let item_type = match &change.item_type {
         None | Some(Value::Null) => data
             .item_type()
             .or_else(|| ItemType::from_id_prefix(&change.item_id))
-            .ok_or_else(|| "无法确定 item_type".to_owned())?,
-        Some(Value::String(t)) => ItemType::parse(t).map_err(|e| e.reason)?,
-        Some(_) => return Err("item_type 必须是字符串".to_owned()),
+            .ok_or_else(|| "缺少 item_type（item_data 与 item_id 的前缀也无法确定）".to_owned())?,
+        Some(Value::String(t)) => ItemType::parse(t).map_err(|e| invalid(&e))?,
+        Some(_) => return Err("item_type 无效：必须是字符串".to_owned()),
     };
     Ok((at, Some(item_type), Some(data)))
 }
@@ -343,14 +413,69 @@ pub fn merge(
     changes: &[LocalChange],
     now: OffsetDateTime,
 ) -> MergePlan {
+    merge_iter(server, changes.iter().map(Ok), changes.len(), now)
+}
+
+/// [`merge`] of a batch as sent, whose entries may be [`Malformed`] (read by
+/// [`read_change`]): a malformed entry is rejected at its index and the well-formed ones
+/// merge exactly as they would alone.
+///
+/// ```
+/// use soundshelf_domain::sync::{merge_entries, read_change};
+/// use serde_json::json;
+/// use std::collections::HashMap;
+/// use time::macros::datetime;
+///
+/// let sent = [
+///     json!(42),
+///     json!({"item_id": "music_001", "action": "remove", "timestamp": "2026-01-01T00:00:00Z"}),
+///     json!({"item_id": "music_002", "action": "keep", "timestamp": "2026-01-01T00:00:00Z"}),
+/// ];
+/// let entries: Vec<_> = sent.iter().map(read_change).collect();
+/// let plan = merge_entries(&HashMap::new(), &entries, datetime!(2026-01-01 12:00 UTC));
+/// assert_eq!(plan.writes.len(), 1);
+/// let rejected: Vec<usize> = plan.rejected.iter().map(|r| r.index).collect();
+/// assert_eq!(rejected, [0, 2]);
+/// ```
+pub fn merge_entries(
+    server: &HashMap<ItemId, ServerState>,
+    entries: &[Result<LocalChange, Malformed>],
+    now: OffsetDateTime,
+) -> MergePlan {
+    merge_iter(
+        server,
+        entries.iter().map(Result::as_ref),
+        entries.len(),
+        now,
+    )
+}
+
+fn merge_iter<'a>(
+    server: &HashMap<ItemId, ServerState>,
+    entries: impl Iterator<Item = Result<&'a LocalChange, &'a Malformed>>,
+    len: usize,
+    now: OffsetDateTime,
+) -> MergePlan {
     let mut plan = MergePlan {
-        outcomes: vec![Outcome::Applied; changes.len()],
+        outcomes: vec![Outcome::Applied; len],
         ..MergePlan::default()
     };
     // Valid changes grouped by item, items in order of first appearance.
     let mut order: Vec<&ItemId> = Vec::new();
     let mut by_item: HashMap<&ItemId, Vec<Valid>> = HashMap::new();
-    for (index, change) in changes.iter().enumerate() {
+    for (index, entry) in entries.enumerate() {
+        let change = match entry {
+            Ok(change) => change,
+            Err(malformed) => {
+                plan.outcomes[index] = Outcome::Rejected;
+                plan.rejected.push(Rejected {
+                    index,
+                    item_id: malformed.item_id.clone(),
+                    reason: malformed.reason.clone(),
+                });
+                continue;
+            }
+        };
         match validate(change, now) {
             Ok((at, item_type, item_data)) => {
                 let group = by_item.entry(&change.item_id).or_insert_with(|| {
@@ -368,7 +493,8 @@ pub fn merge(
             Err(reason) => {
                 plan.outcomes[index] = Outcome::Rejected;
                 plan.rejected.push(Rejected {
-                    item_id: change.item_id.clone(),
+                    index,
+                    item_id: Some(change.item_id.as_str().to_owned()),
                     reason,
                 });
             }
@@ -561,7 +687,8 @@ mod tests {
         c.item_data = Some(data("t"));
         let plan = merge(&HashMap::new(), &[c], NOW);
         assert_eq!(plan.writes.len(), 0);
-        assert_eq!(plan.rejected[0].item_id, id("x_1"));
+        assert_eq!(plan.rejected[0].item_id.as_deref(), Some("x_1"));
+        assert_eq!(plan.rejected[0].index, 0);
         assert_eq!(plan.outcomes, vec![Outcome::Rejected]);
     }
 
@@ -606,6 +733,113 @@ mod tests {
         let again = merge(&server, &changes, NOW);
         assert!(again.writes.is_empty());
         assert!(again.conflicts.is_empty(), "{:?}", again.conflicts);
+    }
+
+    #[test]
+    fn malformed_entries_name_the_field_and_keep_a_string_item_id() {
+        let ts = "2026-01-01T00:00:00Z";
+        let long = "a".repeat(37);
+        let cases: Vec<(Value, Option<&str>, &str)> = vec![
+            (json!(3), None, "变更"),
+            (json!("music_1"), None, "变更"),
+            (json!([1]), None, "变更"),
+            (json!(null), None, "变更"),
+            (
+                json!({"action": "add", "timestamp": ts}),
+                None,
+                "缺少 item_id",
+            ),
+            (
+                json!({"item_id": null, "action": "add", "timestamp": ts}),
+                None,
+                "缺少 item_id",
+            ),
+            (
+                json!({"item_id": 7, "action": "add", "timestamp": ts}),
+                None,
+                "item_id 无效",
+            ),
+            (
+                json!({"item_id": "a/b", "action": "add", "timestamp": ts}),
+                Some("a/b"),
+                "item_id 无效",
+            ),
+            (
+                json!({"item_id": "..", "action": "add", "timestamp": ts}),
+                Some(".."),
+                "item_id 无效",
+            ),
+            (
+                json!({"item_id": long, "action": "add", "timestamp": ts}),
+                Some(long.as_str()),
+                "item_id 无效",
+            ),
+            (
+                json!({"item_id": "", "action": "add", "timestamp": ts}),
+                Some(""),
+                "item_id 无效",
+            ),
+            (
+                json!({"item_id": "m", "timestamp": ts}),
+                Some("m"),
+                "缺少 action",
+            ),
+            (
+                json!({"item_id": "m", "action": "keep", "timestamp": ts}),
+                Some("m"),
+                "action 无效",
+            ),
+            (
+                json!({"item_id": "m", "action": "ADD", "timestamp": ts}),
+                Some("m"),
+                "action 无效",
+            ),
+            (
+                json!({"item_id": "m", "action": true, "timestamp": ts}),
+                Some("m"),
+                "action 无效",
+            ),
+            (
+                json!({"item_id": "m", "action": "add"}),
+                Some("m"),
+                "缺少 timestamp",
+            ),
+            (
+                json!({"item_id": "m", "action": "add", "timestamp": "yesterday"}),
+                Some("m"),
+                "timestamp 无效",
+            ),
+            (
+                json!({"item_id": "m", "action": "add", "timestamp": 1_700_000_000}),
+                Some("m"),
+                "timestamp 无效",
+            ),
+        ];
+        for (entry, item_id, reason) in cases {
+            let bad = read_change(&entry).unwrap_err();
+            assert_eq!(bad.item_id.as_deref(), item_id, "{entry}");
+            assert!(bad.reason.starts_with(reason), "{entry}: {}", bad.reason);
+        }
+        let good = read_change(&json!({"item_id": "m", "action": "add", "timestamp": ts, "item_data": {"title": "t"}, "extra": 1})).unwrap();
+        assert_eq!(good.item_data, Some(json!({"title": "t"})));
+        assert_eq!(good.item_type, None);
+    }
+
+    #[test]
+    fn invalid_adds_name_the_field() {
+        let mut bad_type = add("music_2", 0, "a");
+        bad_type.item_type = Some(json!("video"));
+        let mut bad_data = add("music_3", 0, "a");
+        bad_data.item_data = Some(json!({"title": 5}));
+        let mut no_data = add("music_4", 0, "a");
+        no_data.item_data = None;
+        let plan = merge(&HashMap::new(), &[bad_type, bad_data, no_data], NOW);
+        let reasons: Vec<&str> = plan.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].starts_with("item_type 无效"), "{reasons:?}");
+        assert!(reasons[1].starts_with("item_data 无效"), "{reasons:?}");
+        assert_eq!(reasons[2], "缺少 item_data");
+        let indexes: Vec<usize> = plan.rejected.iter().map(|r| r.index).collect();
+        assert_eq!(indexes, [0, 1, 2]);
     }
 
     fn sorted_state(s: &HashMap<ItemId, ServerState>) -> BTreeMap<String, String> {
@@ -694,6 +928,47 @@ mod tests {
             cb.sort();
             prop_assert_eq!(ca, cb);
             prop_assert_eq!(a.rejected.len(), b.rejected.len());
+        }
+
+        #[test]
+        fn malformed_entries_are_rejected_and_the_good_ones_merge_as_they_would_alone(
+            server in arb_server(),
+            changes in prop::collection::vec(arb_change(), 0..12),
+            bad in prop::collection::vec((0..13usize, 0..5usize), 0..6),
+        ) {
+            // Interleave malformed entries at the drawn positions.
+            let malformed = [
+                json!(7),
+                json!({"item_id": "a/b", "action": "add", "timestamp": "2026-06-01T11:00:00Z"}),
+                json!({"item_id": "music_a", "action": "keep", "timestamp": "2026-06-01T11:00:00Z"}),
+                json!({"item_id": "music_a", "action": "remove", "timestamp": "soon"}),
+                json!({"item_id": 5, "action": "remove", "timestamp": "2026-06-01T11:00:00Z"}),
+            ];
+            let mut entries: Vec<Result<LocalChange, Malformed>> = changes.iter().cloned().map(Ok).collect();
+            let mut bad = bad;
+            bad.sort_by_key(|(at, _)| *at);
+            for (at, kind) in &bad {
+                let entry = read_change(&malformed[*kind]);
+                prop_assert!(entry.is_err());
+                entries.insert((*at).min(entries.len()), entry);
+            }
+            let alone = merge(&server, &changes, NOW);
+            let mixed = merge_entries(&server, &entries, NOW);
+            prop_assert_eq!(&mixed.writes, &alone.writes);
+            prop_assert_eq!(&mixed.conflicts, &alone.conflicts);
+            // Every malformed entry is rejected at its own index; the good ones have the
+            // outcomes they have alone.
+            let good_outcomes: Vec<&Outcome> = entries.iter().zip(&mixed.outcomes).filter(|(e, _)| e.is_ok()).map(|(_, o)| o).collect();
+            prop_assert_eq!(good_outcomes, alone.outcomes.iter().collect::<Vec<_>>());
+            for (index, entry) in entries.iter().enumerate() {
+                if entry.is_err() {
+                    prop_assert_eq!(&mixed.outcomes[index], &Outcome::Rejected);
+                    prop_assert!(mixed.rejected.iter().any(|r| r.index == index));
+                }
+            }
+            prop_assert_eq!(mixed.rejected.len(), alone.rejected.len() + bad.len());
+            let indexes: Vec<usize> = mixed.rejected.iter().map(|r| r.index).collect();
+            prop_assert!(indexes.windows(2).all(|w| w[0] < w[1]), "in input order");
         }
 
         #[test]

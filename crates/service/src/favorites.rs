@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use soundshelf_domain::sync::{self, Conflict, LocalChange, Rejected, ServerState, Write};
+use soundshelf_domain::sync::{
+    self, Conflict, LocalChange, Malformed, Rejected, ServerState, Write,
+};
 use std::time::Duration;
 
 use soundshelf_domain::{
@@ -40,13 +42,14 @@ pub struct FavoriteList {
     pub next_cursor: Option<Cursor>,
 }
 
-/// An offline sync request (already parsed; the changes are checked by the merge).
+/// An offline sync request: `last_sync_time` parsed, each entry of `local_changes` read
+/// by [`sync::read_change`] (a malformed one is rejected by the merge, not the request).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncRequest {
     /// When the device last synced; `None` on its first sync.
     pub last_sync_time: Option<OffsetDateTime>,
-    /// What the device changed since.
-    pub changes: Vec<LocalChange>,
+    /// What the device changed since, in the order sent.
+    pub changes: Vec<Result<LocalChange, Malformed>>,
 }
 
 /// What a sync answers.
@@ -261,7 +264,7 @@ impl FavoritesService {
             return Err(FavoritesError::TooManyChanges);
         }
         let mut items: Vec<ItemId> = Vec::new();
-        for change in &request.changes {
+        for change in request.changes.iter().flatten() {
             if !items.contains(&change.item_id) {
                 items.push(change.item_id.clone());
             }
@@ -288,7 +291,7 @@ impl FavoritesService {
 /// The writes and the answer of a sync, from what the store read under the lock.
 fn plan_sync(
     user: &UserId,
-    changes: &[LocalChange],
+    changes: &[Result<LocalChange, Malformed>],
     since: Option<OffsetDateTime>,
     snapshot: SyncSnapshot,
     ids: &dyn IdGenerator,
@@ -302,6 +305,7 @@ fn plan_sync(
     let present: HashMap<&ItemId, &Favorite> = favorites.iter().map(|f| (&f.item_id, f)).collect();
     let states: HashMap<ItemId, ServerState> = changes
         .iter()
+        .flatten()
         .filter_map(|c| {
             let state = match (present.get(&c.item_id), tombstones.get(&c.item_id)) {
                 (Some(f), _) => ServerState::Present {
@@ -316,7 +320,7 @@ fn plan_sync(
             Some((c.item_id.clone(), state))
         })
         .collect();
-    let plan = sync::merge(&states, changes, now);
+    let plan = sync::merge_entries(&states, changes, now);
 
     let mut writes = SyncWrites::default();
     for write in plan.writes {
@@ -561,15 +565,20 @@ mod tests {
             ItemId::parse(s).unwrap()
         }
 
-        fn change(id: &str, action: Action, minutes_ago: i64, title: &str) -> LocalChange {
-            LocalChange {
+        fn change(
+            id: &str,
+            action: Action,
+            minutes_ago: i64,
+            title: &str,
+        ) -> Result<LocalChange, Malformed> {
+            Ok(LocalChange {
                 item_id: item(id),
                 action,
                 timestamp: NOW - Duration::minutes(minutes_ago),
                 item_type: None,
                 item_data: (action == Action::Add)
                     .then(|| serde_json::json!({"title": title, "cover": "c", "duration": 1})),
-            }
+            })
         }
 
         fn existing() -> Favorite {

@@ -20,6 +20,7 @@ soundshelf_store::on_both_backends!(
     an_older_add_does_not_undo_a_removal_and_a_newer_one_does,
     future_timestamps_are_clamped,
     adds_without_a_type_are_rejected_while_the_rest_applies,
+    malformed_changes_are_rejected_one_by_one_and_the_rest_applies,
     deleted_item_ids_are_exactly_the_removals_since_last_sync,
     single_deletes_sync_as_removals,
     limits_and_malformed_requests_change_nothing,
@@ -284,6 +285,131 @@ async fn adds_without_a_type_are_rejected_while_the_rest_applies(backend: Backen
     assert_eq!(data["rejected"][0]["item_id"], "music_5");
 }
 
+/// SPEC §10: one bad change never jams a device's queue. Every malformed entry is listed
+/// in `rejected` at its index with its `item_id` as sent (null when not a string) and a
+/// reason naming the field; every good one applies; a replay changes nothing more.
+async fn malformed_changes_are_rejected_one_by_one_and_the_rest_applies(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let t = now() - Duration::minutes(10);
+    let stamp = ts(t);
+    let long = "a".repeat(37);
+    let changes = vec![
+        add("music_g1", t, "good 1"),                                  // 0
+        json!(42),                                                     // 1
+        remove("music/../etc", t),                                     // 2
+        add("music_g2", t, "good 2"),                                  // 3
+        remove("..", t),                                               // 4
+        remove(&long, t),                                              // 5
+        json!({"item_id": 7, "action": "remove", "timestamp": stamp}), // 6
+        json!({"item_id": "music_g1", "action": "toggle", "timestamp": stamp}), // 7
+        json!({"item_id": "music_g2", "action": "remove", "timestamp": "yesterday"}), // 8
+        json!("music_g3"),                                             // 9
+        remove("music_gone", t),                                       // 10
+        json!({"action": "add", "timestamp": stamp}),                  // 11
+        json!(null),                                                   // 12
+        json!({"item_id": "music_g3", "action": "add", "timestamp": 1_700_000_000}), // 13
+        json!([add("music_g4", t, "inside an array")]),                // 14
+        add("sequence_g5", t, "good 5"),                               // 15
+    ];
+    let want: Vec<(usize, Value, &str)> = vec![
+        (1, Value::Null, "变更必须是 JSON 对象"),
+        (2, json!("music/../etc"), "item_id 无效"),
+        (4, json!(".."), "item_id 无效"),
+        (5, json!(long), "item_id 无效"),
+        (6, Value::Null, "item_id 无效"),
+        (7, json!("music_g1"), "action 无效"),
+        (8, json!("music_g2"), "timestamp 无效"),
+        (9, Value::Null, "变更必须是 JSON 对象"),
+        (11, Value::Null, "缺少 item_id"),
+        (12, Value::Null, "变更必须是 JSON 对象"),
+        (13, json!("music_g3"), "timestamp 无效"),
+        (14, Value::Null, "变更必须是 JSON 对象"),
+    ];
+    let request = body(None, changes);
+    let check = |data: &Value| {
+        let rejected = data["rejected"].as_array().unwrap();
+        assert_eq!(rejected.len(), want.len(), "{rejected:?}");
+        for (got, (index, item_id, reason)) in rejected.iter().zip(&want) {
+            assert_eq!(got["index"], json!(index), "{got}");
+            assert_eq!(&got["item_id"], item_id, "{got}");
+            let text = got["reason"].as_str().unwrap();
+            assert!(text.starts_with(reason), "{got}");
+        }
+    };
+    let first = sync(&app, "user_free", &request).await;
+    check(&first);
+    assert!(first["conflicts"].as_array().unwrap().is_empty());
+    let stored = server_titles(&app, "user_free").await;
+    assert_eq!(
+        stored.into_iter().collect::<Vec<_>>(),
+        [
+            ("music_g1".to_owned(), "good 1".to_owned()),
+            ("music_g2".to_owned(), "good 2".to_owned()),
+            ("sequence_g5".to_owned(), "good 5".to_owned()),
+        ]
+    );
+    // The same good changes alone give the same list.
+    let alone = spawn_app(backend).await;
+    let good: Vec<Value> = request["local_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| [0, 3, 10, 15].contains(i))
+        .map(|(_, c)| c.clone())
+        .collect();
+    let alone_data = sync(&alone, "user_free", &body(None, good)).await;
+    assert_eq!(
+        titles(&alone_data["server_favorites"]),
+        titles(&first["server_favorites"])
+    );
+
+    // A replay changes nothing more: same list with the same times, same rejections.
+    let before = app.get("/api/favorites", "user_free").await.1["data"].clone();
+    let last = json!(first["sync_time"]);
+    let again = sync(
+        &app,
+        "user_free",
+        &body(
+            Some(&last),
+            request["local_changes"].as_array().unwrap().clone(),
+        ),
+    )
+    .await;
+    check(&again);
+    assert!(again["conflicts"].as_array().unwrap().is_empty());
+    assert_eq!(
+        app.get("/api/favorites", "user_free").await.1["data"],
+        before
+    );
+
+    // A field sent twice in one entry rejects that entry only.
+    let raw = format!(
+        r#"{{"local_changes":[{{"item_id":"music_d1","item_id":"music_d2","action":"remove","timestamp":"{stamp}"}},{}]}}"#,
+        add("music_g6", t, "good 6")
+    );
+    let res = app
+        .client
+        .put(app.url(PATH))
+        .bearer_auth(token("user_free"))
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    let (status, got) = read(res).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        got["data"]["rejected"],
+        json!([{"index": 0, "item_id": "music_d1", "reason": "item_id 无效：字段重复"}])
+    );
+    assert!(
+        server_titles(&app, "user_free")
+            .await
+            .contains_key("music_g6")
+    );
+}
+
 async fn deleted_item_ids_are_exactly_the_removals_since_last_sync(backend: Backend) {
     let app = spawn_app(backend).await;
     let t = now() - Duration::minutes(30);
@@ -378,61 +504,20 @@ async fn limits_and_malformed_requests_change_nothing(backend: Backend) {
 
     let valid = add("music_001", t, "must not be applied");
     let cases: Vec<(&str, Value)> = vec![
-        ("body not an object", json!([])),
+        ("body not an object", json!([valid.clone()])),
         ("no local_changes", json!({"last_sync_time": null})),
-        ("local_changes not an array", json!({"local_changes": {}})),
+        (
+            "local_changes not an array",
+            json!({"local_changes": {"0": valid.clone()}}),
+        ),
+        ("local_changes a string", json!({"local_changes": "[]"})),
         (
             "bad last_sync_time",
-            json!({"last_sync_time": "yesterday", "local_changes": []}),
+            json!({"last_sync_time": "yesterday", "local_changes": [valid.clone()]}),
         ),
         (
-            "entry not an object",
-            body(None, vec![valid.clone(), json!("x")]),
-        ),
-        (
-            "item_id with a slash",
-            body(None, vec![valid.clone(), remove("a/b", t)]),
-        ),
-        (
-            "item_id too long",
-            body(None, vec![valid.clone(), remove(&"a".repeat(37), t)]),
-        ),
-        (
-            "missing item_id",
-            body(
-                None,
-                vec![
-                    valid.clone(),
-                    json!({"action": "remove", "timestamp": ts(t)}),
-                ],
-            ),
-        ),
-        (
-            "bad action",
-            body(
-                None,
-                vec![
-                    valid.clone(),
-                    json!({"item_id": "a", "action": "toggle", "timestamp": ts(t)}),
-                ],
-            ),
-        ),
-        (
-            "bad timestamp",
-            body(
-                None,
-                vec![
-                    valid.clone(),
-                    json!({"item_id": "a", "action": "remove", "timestamp": "now"}),
-                ],
-            ),
-        ),
-        (
-            "missing timestamp",
-            body(
-                None,
-                vec![valid.clone(), json!({"item_id": "a", "action": "remove"})],
-            ),
+            "last_sync_time not a string",
+            json!({"last_sync_time": 5, "local_changes": [valid.clone()]}),
         ),
     ];
     for (what, request) in cases {
