@@ -199,6 +199,7 @@ impl Application {
                 public_base_url: settings.public_base_url.clone(),
                 timezone: settings.app_timezone,
                 redirect_ttl: d.redirect_ttl,
+                rate_limit_per_minute: d.rate_limit_per_minute,
             },
         );
         let downloads = match url_signer(&d.backend) {

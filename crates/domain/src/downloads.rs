@@ -34,6 +34,7 @@ use crate::catalog::Quality;
 use crate::codes::ErrorCode;
 use crate::ids::CatalogId;
 use crate::users::{Plan, User};
+use time::{Date, OffsetDateTime, UtcOffset};
 
 /// Bytes in the MB of plan limits and statistics: 2^20.
 pub const MB: u64 = 1 << 20;
@@ -116,6 +117,9 @@ pub struct Track {
     pub premium_required: bool,
     /// The qualities it exists in, with their sizes in bytes.
     pub files: Vec<(Quality, u64)>,
+    /// Retired by an operator: kept (records and favorites keep its title) but shown and
+    /// granted to no one.
+    pub retired: bool,
 }
 
 impl Track {
@@ -131,7 +135,13 @@ impl Track {
             title: title.to_owned(),
             premium_required,
             files: files.into_iter().collect(),
+            retired: false,
         })
+    }
+
+    /// Whether the catalogue offers it: not retired.
+    pub fn is_listed(&self) -> bool {
+        !self.retired
     }
 
     /// The size of the file of `quality`, if the track exists in it.
@@ -211,17 +221,32 @@ pub fn check_entitlement(
     if !user.is_active() {
         return Err(GrantDenied::UserInactive);
     }
-    let track = track.ok_or(GrantDenied::MusicNotFound)?;
+    let track = track
+        .filter(|t| t.is_listed())
+        .ok_or(GrantDenied::MusicNotFound)?;
     let size = track
         .size(quality)
         .ok_or(GrantDenied::QualityNotAvailable)?;
     if track.premium_required && !user.has_premium_access {
         return Err(GrantDenied::PremiumRequired);
     }
-    if quality == Quality::Lossless && user.plan != Plan::Vip {
+    if !plan_allows_quality(user.plan, quality) {
         return Err(GrantDenied::VipRequired);
     }
     Ok(size)
+}
+
+/// Whether `plan` may ever download `quality`: lossless is for `vip` only.
+pub fn plan_allows_quality(plan: Plan, quality: Quality) -> bool {
+    quality != Quality::Lossless || plan == Plan::Vip
+}
+
+/// The qualities `plan` may ever download, lowest first.
+pub fn plan_qualities(plan: Plan) -> Vec<Quality> {
+    Quality::ALL
+        .into_iter()
+        .filter(|q| plan_allows_quality(plan, *q))
+        .collect()
 }
 
 /// The daily limit: a same-day repeat is always served; otherwise the count must be
@@ -288,6 +313,143 @@ pub fn decide_grant(
 ) -> Result<Grant, GrantDenied> {
     let file_size = check_entitlement(user, track, quality)?;
     decide_quota(&plans.limits(user.plan), usage, file_size)
+}
+
+/// The user's "today" for the quotas: the calendar day of `now` at `timezone`
+/// (`APP_TIMEZONE`).
+pub fn quota_day(now: OffsetDateTime, timezone: UtcOffset) -> Date {
+    now.to_offset(timezone).date()
+}
+
+/// When the day of [`quota_day`] ends: the next midnight at `timezone`, in that offset.
+pub fn quota_resets_at(now: OffsetDateTime, timezone: UtcOffset) -> OffsetDateTime {
+    let day = quota_day(now, timezone);
+    day.next_day()
+        .unwrap_or(day)
+        .midnight()
+        .assume_offset(timezone)
+}
+
+/// What a user has used of the quotas, as a store reads it: for a grant under the
+/// user's lock, for `/api/me` and the catalogue's "may I have it" as a plain read. The
+/// per-file [`Usage`] of any file asked about, and the figures the user is shown, are
+/// derived from it, so what the user is shown is what a grant would see.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsageSnapshot {
+    /// Distinct (track, quality) pairs granted in the user's today: the count the daily
+    /// rule checks.
+    pub granted_today: u32,
+    /// Which of the files asked about were granted today.
+    pub granted_files: Vec<(CatalogId, Quality)>,
+    /// Bytes of all the user's completed downloads.
+    pub storage_used: u64,
+    /// The user's completed downloads among the files asked about, with their sizes.
+    pub completed_files: Vec<(CatalogId, Quality, u64)>,
+}
+
+impl UsageSnapshot {
+    /// The [`Usage`] a grant of (`music_id`, `quality`) sees: whether it is a repeat
+    /// today, and the storage used by files other than this one (a file already
+    /// completed does not count twice). `music_id` must be one of the files asked about.
+    pub fn usage_for(&self, music_id: &CatalogId, quality: Quality) -> Usage {
+        let this_file = self
+            .completed_files
+            .iter()
+            .find(|(m, q, _)| m == music_id && *q == quality)
+            .map_or(0, |(_, _, size)| *size);
+        Usage {
+            granted_today: self.granted_today,
+            repeat_today: self
+                .granted_files
+                .iter()
+                .any(|(m, q)| m == music_id && *q == quality),
+            storage_used: self.storage_used.saturating_sub(this_file),
+        }
+    }
+}
+
+/// The quotas as a user is shown them (`/api/me`); remaining figures are never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// The plan's daily limit.
+    pub daily_limit: u32,
+    /// Today's count, exactly as the daily rule checks it.
+    pub used_today: u32,
+    /// How many new files may still be granted today.
+    pub remaining_today: u32,
+    /// When today's count starts again from zero.
+    pub resets_at: OffsetDateTime,
+    /// The plan's storage, in bytes.
+    pub storage_limit: u64,
+    /// Bytes of completed downloads, as the storage rule counts them.
+    pub storage_used: u64,
+    /// Bytes still free.
+    pub storage_remaining: u64,
+}
+
+/// What `limits` leave of the quotas after `usage`, at `now`.
+///
+/// ```
+/// use soundshelf_domain::downloads::{allowance, Plans, UsageSnapshot, MB};
+/// use soundshelf_domain::Plan;
+/// use time::macros::{datetime, offset};
+///
+/// let usage = UsageSnapshot { granted_today: 7, storage_used: 120 * MB, ..Default::default() };
+/// let a = allowance(&Plans::default().limits(Plan::Free), &usage, datetime!(2026-03-01 20:00 UTC), offset!(+8));
+/// assert_eq!((a.used_today, a.remaining_today, a.storage_remaining), (7, 0, 0));
+/// assert_eq!(a.resets_at, datetime!(2026-03-03 00:00 +8));
+/// ```
+pub fn allowance(
+    limits: &PlanLimits,
+    usage: &UsageSnapshot,
+    now: OffsetDateTime,
+    timezone: UtcOffset,
+) -> Allowance {
+    let storage_limit = limits.storage_bytes();
+    Allowance {
+        daily_limit: limits.daily_downloads,
+        used_today: usage.granted_today,
+        remaining_today: limits.daily_downloads.saturating_sub(usage.granted_today),
+        resets_at: quota_resets_at(now, timezone),
+        storage_limit,
+        storage_used: usage.storage_used,
+        storage_remaining: storage_limit.saturating_sub(usage.storage_used),
+    }
+}
+
+/// One quality of a track as offered to a user: its size and what a grant of it would
+/// decide now (the rate limit aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    /// The quality.
+    pub quality: Quality,
+    /// The catalogue's size of its file.
+    pub file_size: u64,
+    /// The grant's decision: allowed, or the refusal a grant would get.
+    pub decision: Result<Grant, GrantDenied>,
+}
+
+/// What a grant of each quality of `track` would decide for `user` now, lowest quality
+/// first: [`decide_grant`] itself, on the usage each file would see.
+pub fn offers(user: &User, track: &Track, plans: &Plans, usage: &UsageSnapshot) -> Vec<Offer> {
+    Quality::ALL
+        .into_iter()
+        .filter_map(|quality| {
+            let file_size = track.size(quality)?;
+            let decision = decide_grant(
+                user,
+                Some(track),
+                quality,
+                plans,
+                &usage.usage_for(&track.id, quality),
+            );
+            Some(Offer {
+                quality,
+                file_size,
+                decision,
+            })
+        })
+        .collect()
 }
 
 /// The status of a download record.
@@ -633,6 +795,130 @@ mod tests {
                 Err(GrantDenied::StorageFull)
             );
         }
+    }
+
+    #[test]
+    fn the_usage_of_a_file_comes_from_the_snapshot() {
+        let id = |s: &str| CatalogId::parse_field("music_id", s).unwrap();
+        let snapshot = UsageSnapshot {
+            granted_today: 3,
+            granted_files: vec![(id("a"), Quality::High)],
+            storage_used: 30 * MB,
+            completed_files: vec![(id("a"), Quality::High, 20 * MB)],
+        };
+        assert_eq!(
+            snapshot.usage_for(&id("a"), Quality::High),
+            Usage {
+                granted_today: 3,
+                repeat_today: true,
+                storage_used: 10 * MB
+            }
+        );
+        assert_eq!(
+            snapshot.usage_for(&id("a"), Quality::Standard),
+            Usage {
+                granted_today: 3,
+                repeat_today: false,
+                storage_used: 30 * MB
+            }
+        );
+    }
+
+    #[test]
+    fn the_allowance_never_goes_negative_and_resets_at_local_midnight() {
+        use time::macros::{datetime, offset};
+        let free = Plans::default().limits(Plan::Free);
+        let at = |granted_today, storage_used, now| {
+            allowance(
+                &free,
+                &UsageSnapshot {
+                    granted_today,
+                    storage_used,
+                    ..UsageSnapshot::default()
+                },
+                now,
+                offset!(+8),
+            )
+        };
+        let a = at(2, 40 * MB, datetime!(2026-03-01 15:59:59 UTC));
+        assert_eq!((a.daily_limit, a.used_today, a.remaining_today), (5, 2, 3));
+        assert_eq!(
+            (a.storage_limit, a.storage_used, a.storage_remaining),
+            (100 * MB, 40 * MB, 60 * MB)
+        );
+        assert_eq!(a.resets_at, datetime!(2026-03-02 00:00 +8));
+        assert_eq!(
+            at(0, 0, datetime!(2026-03-01 16:00 UTC)).resets_at,
+            datetime!(2026-03-03 00:00 +8),
+            "16:00 UTC is already the next day at +08:00"
+        );
+        let over = at(9, 500 * MB, datetime!(2026-03-01 00:00 UTC));
+        assert_eq!((over.remaining_today, over.storage_remaining), (0, 0));
+    }
+
+    #[test]
+    fn offers_are_the_grant_decision_per_quality() {
+        use GrantDenied::*;
+        let plans = Plans::default();
+        let t = track(false);
+        let codes = |user: &User, usage: &UsageSnapshot| -> Vec<(Quality, Option<GrantDenied>)> {
+            offers(user, &t, &plans, usage)
+                .into_iter()
+                .map(|o| (o.quality, o.decision.err()))
+                .collect()
+        };
+        let free = user(Plan::Free, UserStatus::Active);
+        assert_eq!(
+            codes(&free, &UsageSnapshot::default()),
+            [
+                (Quality::Standard, None),
+                (Quality::High, None),
+                (Quality::Lossless, Some(VipRequired))
+            ]
+        );
+        let at_limit = UsageSnapshot {
+            granted_today: 5,
+            granted_files: vec![(t.id.clone(), Quality::High)],
+            ..UsageSnapshot::default()
+        };
+        assert_eq!(
+            codes(&free, &at_limit),
+            [
+                (Quality::Standard, Some(DailyLimitReached { limit: 5 })),
+                (Quality::High, None),
+                (Quality::Lossless, Some(VipRequired))
+            ],
+            "a repeat today is still allowed at the limit"
+        );
+        let full = UsageSnapshot {
+            storage_used: 95 * MB,
+            ..UsageSnapshot::default()
+        };
+        assert_eq!(
+            codes(&free, &full),
+            [
+                (Quality::Standard, Some(StorageFull)),
+                (Quality::High, Some(StorageFull)),
+                (Quality::Lossless, Some(VipRequired))
+            ]
+        );
+        assert_eq!(
+            plan_qualities(Plan::Free),
+            [Quality::Standard, Quality::High]
+        );
+        assert_eq!(plan_qualities(Plan::Vip), Quality::ALL);
+        let mut retired = track(false);
+        retired.retired = true;
+        assert_eq!(
+            decide_grant(
+                &free,
+                Some(&retired),
+                Quality::Standard,
+                &plans,
+                &Usage::default()
+            ),
+            Err(MusicNotFound)
+        );
     }
 
     #[test]

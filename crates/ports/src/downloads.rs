@@ -1,7 +1,7 @@
 //! Where grants, tokens, redemption logs and download records are kept.
 
 use async_trait::async_trait;
-use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Usage};
+use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Usage, UsageSnapshot};
 use soundshelf_domain::{CatalogId, DownloadId, LogId, PageRequest, Quality, TokenId, UserId};
 use time::{Date, OffsetDateTime};
 
@@ -174,7 +174,7 @@ pub trait DownloadStore: Send + Sync {
     /// Grants a download in one transaction under the user's lock: reads the user's
     /// [`Usage`] for `request.day` (distinct (track, quality) pairs counted that day,
     /// whether this pair is one of them, and the bytes of completed downloads other than
-    /// this file), asks `decide`, and writes only what the decision says: when it allows
+    /// this file; the reads of [`DownloadStore::usage`]), asks `decide`, and writes only what the decision says: when it allows
     /// and counts, the pair and the day's counter; when it allows, the token and the
     /// user's record of the file, reset to `downloading`. Returns the decision.
     ///
@@ -186,6 +186,16 @@ pub trait DownloadStore: Send + Sync {
         request: &GrantRequest,
         decide: GrantDecider,
     ) -> Result<Result<Grant, GrantDenied>, StoreError>;
+
+    /// What `user` has used of the quotas on `day`, with the files among `files` (every
+    /// quality of each) granted that day or completed: a plain read, without the lock,
+    /// by the very reads [`DownloadStore::grant`] makes under it.
+    async fn usage(
+        &self,
+        user: &UserId,
+        day: Date,
+        files: &[CatalogId],
+    ) -> Result<UsageSnapshot, StoreError>;
 
     /// The token whose SHA-256 (hex) is `hash`.
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use soundshelf_domain::catalog::object_key;
 use soundshelf_domain::downloads::{
-    ByteRange, DownloadStatus, GrantDenied, Plans, Usage, check_entitlement, decide_quota,
-    redemption_uses_a_use, redirect_expiry, reported_state, token_is_live,
+    Allowance, ByteRange, DownloadStatus, GrantDenied, Offer, Plans, Usage, allowance,
+    check_entitlement, decide_quota, offers, quota_day, redemption_uses_a_use, redirect_expiry,
+    reported_state, token_is_live,
 };
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::{
@@ -15,8 +16,8 @@ use soundshelf_domain::{
 };
 use soundshelf_ports::{
     CatalogStore, Clock, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
-    GrantDecider, GrantRequest, IdGenerator, RandomIds, RateDecision, RateLimiter, RecordReport,
-    StoreError, TokenIssuer, TokenRecord, UrlSigner,
+    GrantDecider, GrantRequest, IdGenerator, MusicEntry, RandomIds, RateDecision, RateLimiter,
+    RecordReport, StoreError, TokenIssuer, TokenRecord, UrlSigner,
 };
 use time::{OffsetDateTime, UtcOffset};
 
@@ -37,6 +38,18 @@ pub struct DownloadPolicy {
     pub timezone: UtcOffset,
     /// How long a CDN redirect is valid (never past the token's own expiry).
     pub redirect_ttl: Duration,
+    /// Grants per minute per user (shown to the user; the limiter enforces it).
+    pub rate_limit_per_minute: u32,
+}
+
+/// A catalogue entry with what a grant of each of its qualities would decide for the
+/// user now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MusicOffer {
+    /// The entry.
+    pub entry: MusicEntry,
+    /// Its qualities, lowest first, each with the grant's decision.
+    pub offers: Vec<Offer>,
 }
 
 /// A granted download link.
@@ -231,7 +244,7 @@ impl DownloadsService {
             music_id: music_id.clone(),
             quality,
             file_size,
-            day: now.to_offset(self.policy.timezone).date(),
+            day: quota_day(now, self.policy.timezone),
             now,
             token_id: TokenId::from_ulid(self.ids.ulid(now)),
             token_hash: issued.hash,
@@ -254,6 +267,48 @@ impl DownloadsService {
             token: issued.token,
             quality,
         })
+    }
+
+    /// `user`'s quotas now (`/api/me`): the plan's limits after the usage the store
+    /// reads as a grant reads it. Consumes no rate limit and writes nothing.
+    pub async fn allowance(&self, user: &User) -> Result<Allowance, DownloadsError> {
+        let now = self.clock.now();
+        let day = quota_day(now, self.policy.timezone);
+        let usage = self.store.usage(&user.id, day, &[]).await?;
+        Ok(allowance(
+            &self.policy.plans.limits(user.plan),
+            &usage,
+            now,
+            self.policy.timezone,
+        ))
+    }
+
+    /// The listed tracks among `ids`, in the order asked, each with what a grant of each
+    /// quality would decide for `user` now (the domain's grant decision on the usage a
+    /// grant would read). Unknown and retired ids are left out. Consumes no rate limit
+    /// and writes nothing.
+    pub async fn offers(
+        &self,
+        user: &User,
+        ids: &[CatalogId],
+    ) -> Result<Vec<MusicOffer>, DownloadsError> {
+        let mut entries = self.catalog.entries(ids).await?;
+        entries.retain(|e| e.track.is_listed());
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let day = quota_day(self.clock.now(), self.policy.timezone);
+        let listed: Vec<CatalogId> = entries.iter().map(|e| e.track.id.clone()).collect();
+        let usage = self.store.usage(&user.id, day, &listed).await?;
+        let mut found = Vec::with_capacity(entries.len());
+        for id in ids {
+            if let Some(at) = entries.iter().position(|e| &e.track.id == id) {
+                let entry = entries.swap_remove(at);
+                let offers = offers(user, &entry.track, &self.policy.plans, &usage);
+                found.push(MusicOffer { entry, offers });
+            }
+        }
+        Ok(found)
     }
 
     /// Redeems `token`: checks it, counts a use when this request starts a download
@@ -488,6 +543,7 @@ mod tests {
             public_base_url: "https://dl.example".into(),
             timezone: offset!(+8),
             redirect_ttl: Duration::from_secs(300),
+            rate_limit_per_minute: 5,
         }
     }
 
@@ -568,6 +624,61 @@ mod tests {
             format!("https://dl.example/files/{}", "T".repeat(43))
         );
         assert_eq!(link.file_size, 1000);
+    }
+
+    #[tokio::test]
+    async fn offers_and_the_allowance_read_without_the_limiter_or_a_write() {
+        use soundshelf_domain::downloads::UsageSnapshot;
+        let mut m = Mocks::new();
+        // Neither may consult the limiter nor grant: a mock with no expectation panics.
+        m.limiter = MockRateLimiter::new();
+        let entry = |id: &str, retired: bool| {
+            let mut track = Track::new(id, "t", false, [(Quality::Standard, 1000)]).unwrap();
+            track.retired = retired;
+            MusicEntry {
+                track,
+                cover: "c".into(),
+                duration: 60,
+                category: None,
+            }
+        };
+        m.catalog.expect_entries().returning(move |_| {
+            Ok(vec![
+                entry("music_002", false),
+                entry("music_003", true),
+                entry("music_001", false),
+            ])
+        });
+        m.store
+            .expect_usage()
+            .withf(|_, day, files| {
+                *day == time::macros::date!(2026 - 06 - 02)
+                    && (files.is_empty() || files.len() == 2)
+            })
+            .returning(|_, _, _| {
+                Ok(UsageSnapshot {
+                    granted_today: 5,
+                    ..UsageSnapshot::default()
+                })
+            });
+        let svc = m.service();
+        let ids: Vec<CatalogId> = ["music_001", "music_003", "music_404", "music_002"]
+            .iter()
+            .map(|s| CatalogId::parse_field("music_id", s).unwrap())
+            .collect();
+        let found = svc.offers(&user(Plan::Free), &ids).await.unwrap();
+        let order: Vec<&str> = found.iter().map(|f| f.entry.track.id.as_str()).collect();
+        assert_eq!(
+            order,
+            ["music_001", "music_002"],
+            "asked order, retired and unknown left out"
+        );
+        assert_eq!(
+            found[0].offers[0].decision,
+            Err(GrantDenied::DailyLimitReached { limit: 5 })
+        );
+        let a = svc.allowance(&user(Plan::Free)).await.unwrap();
+        assert_eq!((a.used_today, a.remaining_today), (5, 0));
     }
 
     #[tokio::test]

@@ -13,8 +13,8 @@ pub mod monitoring;
 
 pub use auth::{AuthError, AuthService};
 pub use downloads::{
-    ClientInfo, DownloadPolicy, DownloadsError, DownloadsService, GrantedLink, RecordList,
-    Redemption, Report,
+    ClientInfo, DownloadPolicy, DownloadsError, DownloadsService, GrantedLink, MusicOffer,
+    RecordList, Redemption, Report,
 };
 pub use favorites::{
     AddFavorite, FavoriteList, FavoritesError, FavoritesService, SyncRequest, SyncResult,

@@ -6,14 +6,16 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Track, Usage};
+use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Track, UsageSnapshot};
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
 use soundshelf_ports::{
     CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore, GrantDecider,
-    GrantRequest, RecordPage, RecordReport, StoreError, TokenRecord,
+    GrantRequest, MusicEntry, RecordPage, RecordReport, StoreError, TokenRecord,
 };
-use time::{OffsetDateTime, PrimitiveDateTime};
+use std::collections::HashMap;
+
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::database::{Backend, Store, detached, lock_user, page_start, split_page, with_conn};
 use crate::error::{corrupt, query_error, size};
@@ -45,17 +47,45 @@ impl CatalogStore for Store {
     async fn track(&self, id: &CatalogId) -> Result<Option<Track>, StoreError> {
         detached!(self as store, (id) => store.track_by_id(id))
     }
+
+    async fn entries(&self, ids: &[CatalogId]) -> Result<Vec<MusicEntry>, StoreError> {
+        detached!(self as store, (ids) => store.entries_by_id(ids))
+    }
 }
 
-/// A track's title and premium flag, and its (quality, size) rows.
-type TrackRows = ((String, bool), Vec<(String, i64)>);
+/// A track's title, premium flag and retirement, and its (quality, size) rows.
+type TrackRows = (
+    (String, bool, Option<PrimitiveDateTime>),
+    Vec<(String, i64)>,
+);
+
+/// A catalogue row: id, title, cover, duration, category, premium flag, retirement.
+type EntryRow = (
+    String,
+    String,
+    String,
+    i32,
+    Option<String>,
+    bool,
+    Option<PrimitiveDateTime>,
+);
+
+fn files(rows: Vec<(String, i64)>) -> Result<Vec<(Quality, u64)>, StoreError> {
+    rows.into_iter()
+        .map(|(q, n)| Ok((quality(&q, "music_assets")?, size(n)?)))
+        .collect()
+}
 
 impl Store {
     async fn track_by_id(&self, id: &CatalogId) -> Result<Option<Track>, StoreError> {
         let found: Option<TrackRows> = with_conn!(self, conn => {
-            let track: Option<(String, bool)> = music_files::table
+            let track: Option<(String, bool, Option<PrimitiveDateTime>)> = music_files::table
                 .find(id.as_str())
-                .select((music_files::title, music_files::premium_required))
+                .select((
+                    music_files::title,
+                    music_files::premium_required,
+                    music_files::retired_at,
+                ))
                 .first(conn)
                 .await
                 .optional()
@@ -73,19 +103,73 @@ impl Store {
                 }
             }
         });
-        let Some(((title, premium_required), files)) = found else {
+        let Some(((title, premium_required, retired_at), rows)) = found else {
             return Ok(None);
         };
-        let files = files
-            .into_iter()
-            .map(|(q, n)| Ok((quality(&q, "music_assets")?, size(n)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(Track {
             id: id.clone(),
             title,
             premium_required,
-            files,
+            files: files(rows)?,
+            retired: retired_at.is_some(),
         }))
+    }
+
+    async fn entries_by_id(&self, ids: &[CatalogId]) -> Result<Vec<MusicEntry>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&str> = ids.iter().map(CatalogId::as_str).collect();
+        let (rows, assets): (Vec<EntryRow>, Vec<(String, String, i64)>) = with_conn!(self, conn => {
+            let rows = music_files::table
+                .filter(music_files::id.eq_any(&keys))
+                .select((
+                    music_files::id,
+                    music_files::title,
+                    music_files::cover,
+                    music_files::duration,
+                    music_files::category,
+                    music_files::premium_required,
+                    music_files::retired_at,
+                ))
+                .load(conn)
+                .await
+                .map_err(query_error)?;
+            let assets = music_assets::table
+                .filter(music_assets::music_id.eq_any(&keys))
+                .select((
+                    music_assets::music_id,
+                    music_assets::quality,
+                    music_assets::file_size,
+                ))
+                .load(conn)
+                .await
+                .map_err(query_error)?;
+            (rows, assets)
+        });
+        let mut by_track: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        for (music_id, q, n) in assets {
+            by_track.entry(music_id).or_default().push((q, n));
+        }
+        rows.into_iter()
+            .map(
+                |(id, title, cover, duration, category, premium_required, retired_at)| {
+                    let bad = |e| corrupt("music_files", e);
+                    Ok(MusicEntry {
+                        track: Track {
+                            id: CatalogId::parse_field("music_id", &id).map_err(bad)?,
+                            title,
+                            premium_required,
+                            files: files(by_track.remove(&id).unwrap_or_default())?,
+                            retired: retired_at.is_some(),
+                        },
+                        cover,
+                        duration: u32::try_from(duration).map_err(|e| corrupt("music_files", e))?,
+                        category,
+                    })
+                },
+            )
+            .collect()
     }
 }
 
@@ -226,6 +310,100 @@ fn record(row: RecordTuple) -> Result<DownloadRecord, StoreError> {
     })
 }
 
+/// What the quota rules read of a user on a day, as stored.
+struct UsageRows {
+    /// Today's counter, if the user has one.
+    counted: Option<i32>,
+    /// Today's granted (music, quality) pairs among the files asked about.
+    granted: Vec<(String, String)>,
+    /// Bytes of all completed downloads.
+    storage: i64,
+    /// The completed downloads among the files asked about.
+    completed: Vec<(String, String, i64)>,
+}
+
+impl UsageRows {
+    fn into_snapshot(self) -> Result<UsageSnapshot, StoreError> {
+        let id = |raw: &str, table| {
+            CatalogId::parse_field("music_id", raw).map_err(|e| corrupt(table, e))
+        };
+        Ok(UsageSnapshot {
+            granted_today: u32::try_from(self.counted.unwrap_or(0))
+                .map_err(|e| corrupt("daily_grant_counters", e))?,
+            granted_files: self
+                .granted
+                .iter()
+                .map(|(m, q)| {
+                    Ok((
+                        id(m, "download_grant_days")?,
+                        quality(q, "download_grant_days")?,
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?,
+            storage_used: size(self.storage)?,
+            completed_files: self
+                .completed
+                .iter()
+                .map(|(m, q, n)| {
+                    Ok((
+                        id(m, "user_downloads")?,
+                        quality(q, "user_downloads")?,
+                        size(*n)?,
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+}
+
+/// The reads of the quota rules, the same for a grant (under the user's lock) and for
+/// the user's own view: an async block giving `UsageRows`. `$sum` is
+/// `Store::sum_file_size`, `$files` the music ids asked about (`&[&str]`).
+macro_rules! read_usage {
+    ($conn:ident, $sum:expr, $user:expr, $day:expr, $files:expr) => {
+        async {
+            let (user, day, files): (&str, Date, &[&str]) = ($user, $day, $files);
+            let counted: Option<i32> = dgc::table
+                .find((user, day))
+                .select(dgc::grants)
+                .first($conn)
+                .await
+                .optional()?;
+            let storage: i64 = ud::table
+                .filter(ud::user_id.eq(user))
+                .filter(ud::status.eq(DownloadStatus::Completed.as_str()))
+                .select(sql::<BigInt>($sum))
+                .first($conn)
+                .await?;
+            let (granted, completed) = if files.is_empty() {
+                (Vec::new(), Vec::new())
+            } else {
+                let granted: Vec<(String, String)> = dgd::table
+                    .filter(dgd::user_id.eq(user))
+                    .filter(dgd::day.eq(day))
+                    .filter(dgd::music_id.eq_any(files))
+                    .select((dgd::music_id, dgd::quality))
+                    .load($conn)
+                    .await?;
+                let completed: Vec<(String, String, i64)> = ud::table
+                    .filter(ud::user_id.eq(user))
+                    .filter(ud::status.eq(DownloadStatus::Completed.as_str()))
+                    .filter(ud::music_id.eq_any(files))
+                    .select((ud::music_id, ud::quality, ud::file_size))
+                    .load($conn)
+                    .await?;
+                (granted, completed)
+            };
+            Ok::<_, diesel::result::Error>(UsageRows {
+                counted,
+                granted,
+                storage,
+                completed,
+            })
+        }
+    };
+}
+
 /// Why the grant transaction rolls back: the database failed, the decision refused, or
 /// a stored value is out of its range.
 #[derive(Debug)]
@@ -249,6 +427,15 @@ impl DownloadStore for Store {
         decide: GrantDecider,
     ) -> Result<Result<Grant, GrantDenied>, StoreError> {
         detached!(self as store, (request) => store.grant_now(request, decide))
+    }
+
+    async fn usage(
+        &self,
+        user: &UserId,
+        day: Date,
+        files: &[CatalogId],
+    ) -> Result<UsageSnapshot, StoreError> {
+        detached!(self as store, (user, files) => store.usage_now(user, day, files))
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -286,6 +473,22 @@ impl DownloadStore for Store {
 }
 
 impl Store {
+    async fn usage_now(
+        &self,
+        user: &UserId,
+        day: Date,
+        files: &[CatalogId],
+    ) -> Result<UsageSnapshot, StoreError> {
+        let sum = self.sum_file_size();
+        let files: Vec<&str> = files.iter().map(CatalogId::as_str).collect();
+        let rows = with_conn!(self, conn => {
+            read_usage!(conn, sum, user.as_str(), day, &files)
+                .await
+                .map_err(query_error)?
+        });
+        rows.into_snapshot()
+    }
+
     async fn grant_now(
         &self,
         r: &GrantRequest,
@@ -299,38 +502,13 @@ impl Store {
                     lock_user!(conn, r.user_id, 0i64)?;
                     // What the quota rule needs, read under the user's lock: no other
                     // grant of this user can change it before this transaction ends.
-                    let counted: Option<i32> = dgc::table
-                        .find((r.user_id.as_str(), r.day))
-                        .select(dgc::grants)
-                        .first(conn)
-                        .await
-                        .optional()?;
-                    let repeat: i64 = dgd::table
-                        .filter(dgd::user_id.eq(r.user_id.as_str()))
-                        .filter(dgd::day.eq(r.day))
-                        .filter(dgd::music_id.eq(r.music_id.as_str()))
-                        .filter(dgd::quality.eq(r.quality.as_str()))
-                        .count()
-                        .get_result(conn)
+                    let rows = read_usage!(conn, sum, r.user_id.as_str(), r.day, &[r.music_id.as_str()])
                         .await?;
-                    // Completed downloads, this file excluded (it would not count twice).
-                    let used: i64 = ud::table
-                        .filter(ud::user_id.eq(r.user_id.as_str()))
-                        .filter(ud::status.eq(DownloadStatus::Completed.as_str()))
-                        .filter(
-                            ud::music_id
-                                .ne(r.music_id.as_str())
-                                .or(ud::quality.ne(r.quality.as_str())),
-                        )
-                        .select(sql::<BigInt>(sum))
-                        .first(conn)
-                        .await?;
-                    let usage = Usage {
-                        granted_today: u32::try_from(counted.unwrap_or(0))
-                            .map_err(|e| GrantError::Corrupt(corrupt("daily_grant_counters", e)))?,
-                        repeat_today: repeat > 0,
-                        storage_used: size(used).map_err(GrantError::Corrupt)?,
-                    };
+                    let counted = rows.counted;
+                    let usage = rows
+                        .into_snapshot()
+                        .map_err(GrantError::Corrupt)?
+                        .usage_for(&r.music_id, r.quality);
                     // The domain decides; this only writes what it decided.
                     let grant = decide(&usage).map_err(GrantError::Refused)?;
                     if grant.counts_toward_daily_limit {

@@ -23,6 +23,7 @@ diesel::table! {
         category -> Nullable<Text>,
         premium_required -> Bool,
         created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
     }
 }
 

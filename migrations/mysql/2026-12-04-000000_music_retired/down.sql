@@ -1,0 +1,1 @@
+ALTER TABLE music_files DROP COLUMN retired_at;
