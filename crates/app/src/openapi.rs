@@ -64,7 +64,10 @@ fn refusals(operation: &str) -> Option<(bool, Refusals, bool)> {
         "sync" => (
             true,
             &[
-                (InvalidRequest, "a malformed entry; nothing applied"),
+                (
+                    InvalidRequest,
+                    "the body is not an object, local_changes is not an array or last_sync_time is invalid; nothing applied (a bad change is only listed in rejected)",
+                ),
                 (Forbidden, "another user_id"),
                 (PayloadTooLarge, "over 500 changes or 64 KiB"),
             ],
@@ -96,6 +99,20 @@ fn refusals(operation: &str) -> Option<(bool, Refusals, bool)> {
                 (QualityNotAvailable, ""),
                 (RateLimited, ""),
             ],
+            true,
+        ),
+        "me" => (true, &[], true),
+        "music" => (
+            true,
+            &[
+                (InvalidRequest, "not a catalogue id"),
+                (MusicNotFound, "unknown or retired"),
+            ],
+            true,
+        ),
+        "music_list" => (
+            true,
+            &[(InvalidRequest, "ids missing, invalid or more than 50")],
             true,
         ),
         "report" => (
@@ -267,6 +284,9 @@ impl Modify for BearerAuth {
         routes::downloads::report,
         routes::downloads::list,
         routes::downloads::delete,
+        routes::client::me,
+        routes::client::music,
+        routes::client::music_list,
         routes::files::redeem,
         routes::files::redeem_head,
         routes::admin::stats,
@@ -306,6 +326,17 @@ impl Modify for BearerAuth {
         routes::downloads::DownloadRecordBody,
         routes::downloads::Stats,
         routes::downloads::ListBody,
+        soundshelf_domain::Plan,
+        soundshelf_domain::UserStatus,
+        routes::client::DailyDownloads,
+        routes::client::Storage,
+        routes::client::RateLimit,
+        routes::client::Me,
+        routes::client::MeBody,
+        routes::client::QualityOffer,
+        routes::client::Music,
+        routes::client::MusicBody,
+        routes::client::MusicListBody,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]

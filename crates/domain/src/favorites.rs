@@ -404,23 +404,8 @@ pub struct ItemIdList(Vec<ItemId>);
 impl ItemIdList {
     /// Parses `a,b,c`.
     pub fn parse(raw: Option<&str>) -> Result<Self, ValidationError> {
-        let raw = raw
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ValidationError::new("item_ids", "缺少必要参数"))?;
-        let mut ids: Vec<ItemId> = Vec::new();
-        for part in raw.split(',') {
-            let id = ItemId::parse(part).map_err(|e| ValidationError::new("item_ids", e.reason))?;
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-            if ids.len() > MAX_CONTAINS_IDS {
-                return Err(ValidationError::new(
-                    "item_ids",
-                    format!("最多 {MAX_CONTAINS_IDS} 个"),
-                ));
-            }
-        }
-        Ok(Self(ids))
+        let ids = crate::ids::parse_id_list("item_ids", raw, MAX_CONTAINS_IDS)?;
+        Ok(Self(ids.into_iter().map(ItemId::from).collect()))
     }
 
     /// The ids, in the order first named.

@@ -48,6 +48,38 @@ impl CatalogId {
     }
 }
 
+/// Ids named in a query as `a,b,c`: 1–`max` valid ids, duplicates folded, in the order
+/// first named; `field` names the parameter in errors.
+///
+/// ```
+/// use soundshelf_domain::parse_id_list;
+/// let ids = parse_id_list("ids", Some("b,a,b"), 50).unwrap();
+/// assert_eq!(ids.iter().map(|i| i.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+/// assert!(parse_id_list("ids", Some("a,../b"), 50).is_err());
+/// assert!(parse_id_list("ids", Some("a,b,c"), 2).is_err());
+/// assert!(parse_id_list("ids", None, 50).is_err());
+/// ```
+pub fn parse_id_list(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Vec<CatalogId>, ValidationError> {
+    let raw = raw
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ValidationError::new(field, "缺少必要参数"))?;
+    let mut ids: Vec<CatalogId> = Vec::new();
+    for part in raw.split(',') {
+        let id = CatalogId::parse_field(field, part)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() > max {
+            return Err(ValidationError::new(field, format!("最多 {max} 个")));
+        }
+    }
+    Ok(ids)
+}
+
 macro_rules! catalog_newtype {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
@@ -63,6 +95,12 @@ macro_rules! catalog_newtype {
             /// The id as text.
             pub fn as_str(&self) -> &str {
                 self.0.as_str()
+            }
+        }
+
+        impl From<CatalogId> for $name {
+            fn from(id: CatalogId) -> Self {
+                Self(id)
             }
         }
 

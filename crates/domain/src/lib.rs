@@ -75,5 +75,5 @@ pub use favorites::{
     Cursor, Favorite, FavoriteFilter, ItemData, ItemIdList, ItemType, Limit, PageRequest,
     PageStart, SearchTerm,
 };
-pub use ids::{CatalogId, DownloadId, FavoriteId, ItemId, LogId, TokenId, UserId};
+pub use ids::{CatalogId, DownloadId, FavoriteId, ItemId, LogId, TokenId, UserId, parse_id_list};
 pub use users::{Plan, Role, User, UserStatus};

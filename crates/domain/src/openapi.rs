@@ -9,6 +9,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::catalog::Quality;
 use crate::favorites::{ItemData, ItemType};
+use crate::users::{Plan, Role, UserStatus};
 
 fn string_enum<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -18,34 +19,29 @@ fn string_enum<'a>(description: &str, values: impl IntoIterator<Item = &'a str>)
         .into()
 }
 
-impl PartialSchema for ItemType {
-    fn schema() -> RefOr<Schema> {
-        string_enum(
-            "What a favorite points at.",
-            ItemType::ALL.iter().map(|t| t.as_str()),
-        )
-    }
+/// A string enumeration's schema, named `$name`, from the type's `ALL` and `as_str`.
+macro_rules! string_enum_schema {
+    ($($ty:ty => $name:literal, $description:literal;)+) => {$(
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                string_enum($description, <$ty>::ALL.iter().map(|v| v.as_str()))
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    )+};
 }
 
-impl ToSchema for ItemType {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("ItemType")
-    }
-}
-
-impl PartialSchema for Quality {
-    fn schema() -> RefOr<Schema> {
-        string_enum(
-            "A quality of a track.",
-            Quality::ALL.iter().map(|q| q.as_str()),
-        )
-    }
-}
-
-impl ToSchema for Quality {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("Quality")
-    }
+string_enum_schema! {
+    ItemType => "ItemType", "What a favorite points at.";
+    Quality => "Quality", "A quality of a track.";
+    Plan => "Plan", "A subscription plan; it sets the download quotas.";
+    UserStatus => "UserStatus", "Whether a user may use the service.";
+    Role => "Role", "What a user may administer.";
 }
 
 impl PartialSchema for ItemData {

@@ -50,6 +50,20 @@ pub mod rfc3339 {
     }
 }
 
+/// RFC 3339 serialization in the value's own offset (`2026-03-02T00:00:00+08:00`), for
+/// serde's `with`: for times that belong to `APP_TIMEZONE`, such as when a quota resets.
+pub mod rfc3339_offset {
+    use serde::Serializer;
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    /// Writes `t` as RFC 3339 in its own offset.
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        let text = t.format(&Rfc3339).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

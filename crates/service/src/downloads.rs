@@ -269,6 +269,11 @@ impl DownloadsService {
         })
     }
 
+    /// The grants a user may ask for per minute.
+    pub fn rate_limit_per_minute(&self) -> u32 {
+        self.policy.rate_limit_per_minute
+    }
+
     /// `user`'s quotas now (`/api/me`): the plan's limits after the usage the store
     /// reads as a grant reads it. Consumes no rate limit and writes nothing.
     pub async fn allowance(&self, user: &User) -> Result<Allowance, DownloadsError> {

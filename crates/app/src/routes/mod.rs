@@ -1,6 +1,7 @@
 //! The HTTP routes. Each module exposes `configure`, wired in `startup`.
 
 pub mod admin;
+pub mod client;
 pub mod downloads;
 pub mod favorites;
 pub mod files;
@@ -13,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     favorites::configure(cfg);
     downloads::configure(cfg);
+    client::configure(cfg);
     files::configure(cfg);
     admin::configure(cfg);
 }

@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod binary;
 mod cdn;
+mod client;
 mod downloads;
 mod jobs;
 mod observability;

@@ -77,6 +77,9 @@ fn routes() -> Vec<(
             None,
         ),
         ("GET", "/api/downloads".into(), "user_vip", None),
+        ("GET", "/api/me".into(), "user_vip", None),
+        ("GET", "/api/music/music_001".into(), "user_vip", None),
+        ("GET", "/api/music?ids=music_001".into(), "user_vip", None),
         (
             "POST",
             "/api/downloads".into(),
