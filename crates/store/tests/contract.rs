@@ -42,6 +42,8 @@ soundshelf_store::on_both_backends!(
     sync_reads_under_the_lock_and_writes_all,
     sync_without_writes_changes_nothing,
     catalogue_tracks_have_their_files,
+    catalogue_entries_carry_what_the_client_shows,
+    the_usage_read_is_what_each_grant_sees,
     grants_count_distinct_files_per_day_and_refuse_atomically,
     grants_check_storage_of_completed_downloads,
     grants_write_only_what_the_decision_says,
@@ -736,6 +738,129 @@ async fn catalogue_tracks_have_their_files(backend: Backend) {
     assert_eq!(t.files.len(), 3);
     assert_eq!(t.size(Quality::High), Some(900 * 40_000));
     assert!(store.track(&music("music_404")).await.unwrap().is_none());
+}
+
+async fn catalogue_entries_carry_what_the_client_shows(backend: Backend) {
+    let (db, store) = seeded(backend).await;
+    let ids = [music("music_010"), music("music_404"), music("music_001")];
+    let mut entries = store.entries(&ids).await.unwrap();
+    entries.sort_by(|a, b| a.track.id.cmp(&b.track.id));
+    assert_eq!(entries.len(), 2, "unknown ids are left out");
+    let (one, ten) = (&entries[0], &entries[1]);
+    assert_eq!(one.track.id.as_str(), "music_001");
+    assert_eq!(one.duration, 360);
+    assert!(!one.track.premium_required && !one.track.retired);
+    assert_eq!(one.track.files.len(), 3);
+    assert_eq!(one.track.size(Quality::Standard), Some(360 * 16_000));
+    assert_eq!(one.category.as_deref(), Some("冥想"));
+    assert!(!one.cover.is_empty());
+    assert!(ten.track.premium_required);
+    assert!(store.entries(&[]).await.unwrap().is_empty());
+    soundshelf_store::testing::execute_sql(
+        &db.config,
+        "UPDATE music_files SET retired_at = created_at WHERE id = 'music_001'",
+    )
+    .await;
+    let entries = store.entries(&[music("music_001")]).await.unwrap();
+    assert!(
+        entries[0].track.retired,
+        "a retired track is read as retired"
+    );
+    assert!(
+        store
+            .track(&music("music_001"))
+            .await
+            .unwrap()
+            .unwrap()
+            .retired
+    );
+}
+
+/// `DownloadStore::usage` is the grant's own read: before each grant, the usage derived
+/// from it for the file is exactly the usage the grant's decision is then handed.
+async fn the_usage_read_is_what_each_grant_sees(backend: Backend) {
+    use std::sync::{Arc, Mutex};
+    let (_db, store) = seeded(backend).await;
+    let day = time::macros::date!(2026 - 06 - 01);
+    let user = uid("user_vip");
+    let now = OffsetDateTime::now_utc();
+    for (track, quality, size) in [
+        ("music_002", Quality::High, 7_000_000),
+        ("music_003", Quality::Lossless, 11_000_000),
+    ] {
+        store
+            .report(&RecordReport {
+                user_id: user.clone(),
+                music_id: music(track),
+                quality,
+                status: DownloadStatus::Completed,
+                progress: 100,
+                error_message: None,
+                file_size: size,
+                now,
+                new_id: DownloadId::from_ulid(Ulid::generate()),
+            })
+            .await
+            .unwrap();
+    }
+    let empty = store.usage(&user, day, &[]).await.unwrap();
+    assert_eq!((empty.granted_today, empty.storage_used), (0, 18_000_000));
+    assert!(empty.granted_files.is_empty() && empty.completed_files.is_empty());
+    let files = [
+        ("music_001", Quality::Standard),
+        ("music_002", Quality::High),
+        ("music_001", Quality::Standard),
+        ("music_003", Quality::Lossless),
+        ("music_002", Quality::Standard),
+        ("music_002", Quality::High),
+    ];
+    for (track, quality) in files {
+        let asked = [music(track), music("music_003")];
+        let predicted = store
+            .usage(&user, day, &asked)
+            .await
+            .unwrap()
+            .usage_for(&music(track), quality);
+        let seen = Arc::new(Mutex::new(None));
+        let decider: GrantDecider = {
+            let seen = seen.clone();
+            let rule = rule_with(100, 100, 1_000_000);
+            Box::new(move |u: &Usage| {
+                *seen.lock().unwrap() = Some(*u);
+                rule(u)
+            })
+        };
+        let mut request = grant_request("user_vip", track, quality, day);
+        request.user_id = user.clone();
+        store.grant(&request, decider).await.unwrap().unwrap();
+        assert_eq!(
+            Some(predicted),
+            *seen.lock().unwrap(),
+            "{track} {quality:?}"
+        );
+    }
+    let after = store
+        .usage(&user, day, &[music("music_002")])
+        .await
+        .unwrap();
+    assert_eq!(after.granted_today, 4);
+    let mut granted: Vec<Quality> = after.granted_files.iter().map(|(_, q)| *q).collect();
+    granted.sort_by_key(|q| q.as_str());
+    assert_eq!(granted, [Quality::High, Quality::Standard]);
+    // The grants of music_002/high and music_003/lossless reset their records to
+    // downloading: neither is completed any more.
+    assert_eq!(after.storage_used, 0);
+    assert!(after.completed_files.is_empty());
+    // Another day starts from zero.
+    let next = store
+        .usage(
+            &user,
+            time::macros::date!(2026 - 06 - 02),
+            &[music("music_002")],
+        )
+        .await
+        .unwrap();
+    assert_eq!((next.granted_today, next.granted_files.len()), (0, 0));
 }
 
 async fn grants_count_distinct_files_per_day_and_refuse_atomically(backend: Backend) {
