@@ -1,7 +1,8 @@
 //! The sync merge, on a server state and a batch of changes read from the input bytes:
 //! it never panics, answers every change, writes each item at most once and never more
 //! than the allowed skew after now, a replay of the batch writes nothing, and the order of the batch does not
-//! change the result.
+//! change the result; malformed entries among the changes are rejected at their index
+//! and change nothing else.
 #![no_main]
 
 use std::collections::HashMap;
@@ -10,7 +11,9 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use soundshelf_domain::ItemId;
 use soundshelf_domain::favorites::ItemData;
-use soundshelf_domain::sync::{Action, LocalChange, ServerState, Write, merge};
+use soundshelf_domain::sync::{
+    Action, LocalChange, Malformed, ServerState, Write, merge, merge_entries, read_change,
+};
 use time::{Duration, OffsetDateTime};
 
 const IDS: [&str; 5] = ["music_a", "music_b", "assessment_c", "sequence_d", "x_e"];
@@ -115,4 +118,41 @@ fuzz_target!(|bytes: &[u8]| {
     let reversed: Vec<LocalChange> = changes.iter().rev().cloned().collect();
     let other = merge(&server, &reversed, now()).applied_to(&server);
     assert_eq!(after, other, "the order of the batch changed the result");
+
+    // Malformed entries among them (one after each change whose first byte asks for
+    // it) are rejected at their index; the good ones merge exactly as they did alone.
+    let mut entries: Vec<Result<LocalChange, Malformed>> = Vec::new();
+    for (c, change) in change_bytes.chunks_exact(4).zip(&changes) {
+        entries.push(Ok(change.clone()));
+        if c[0] % 3 == 0 {
+            let bad = match c[3] % 4 {
+                0 => json!(c[2]),
+                1 => {
+                    json!({"item_id": "a/b", "action": "add", "timestamp": "2026-01-01T00:00:00Z"})
+                }
+                2 => {
+                    json!({"item_id": "music_a", "action": "keep", "timestamp": "2026-01-01T00:00:00Z"})
+                }
+                _ => json!({"item_id": "music_a", "action": "remove", "timestamp": c[2]}),
+            };
+            entries.push(read_change(&bad));
+        }
+    }
+    let mixed = merge_entries(&server, &entries, now());
+    assert_eq!(
+        mixed.writes, plan.writes,
+        "a malformed entry changed the writes"
+    );
+    assert_eq!(mixed.conflicts, plan.conflicts);
+    for (index, entry) in entries.iter().enumerate() {
+        if let Err(bad) = entry {
+            assert!(
+                mixed
+                    .rejected
+                    .iter()
+                    .any(|r| r.index == index && r.reason == bad.reason),
+                "malformed entry {index} not rejected"
+            );
+        }
+    }
 });

@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
     {
         let (h, m, _) = offset.as_hms();
         let sign = if raw.starts_with('-') { '-' } else { '+' };
-        assert_eq!(format!("{sign}{:02}:{:02}", h.abs(), m.abs()), raw, "{raw:?}");
+        assert_eq!(
+            format!("{sign}{:02}:{:02}", h.abs(), m.abs()),
+            raw,
+            "{raw:?}"
+        );
     }
 });
