@@ -713,6 +713,21 @@ const REPEAT: Result<Grant, GrantDenied> = Ok(Grant {
     counts_toward_daily_limit: false,
 });
 
+/// A device's report that `user` completed (`track`, `quality`) of `size` bytes, now.
+fn completed(user: &str, track: &str, quality: Quality, size: u64) -> RecordReport {
+    RecordReport {
+        user_id: uid(user),
+        music_id: music(track),
+        quality,
+        status: DownloadStatus::Completed,
+        progress: 100,
+        error_message: None,
+        file_size: size,
+        now: OffsetDateTime::now_utc(),
+        new_id: DownloadId::from_ulid(Ulid::generate()),
+    }
+}
+
 fn grant_request(user: &str, track: &str, quality: Quality, day: time::Date) -> GrantRequest {
     let now = soundshelf_domain::time::to_storage_precision(OffsetDateTime::now_utc());
     GrantRequest {
@@ -783,23 +798,12 @@ async fn the_usage_read_is_what_each_grant_sees(backend: Backend) {
     let (_db, store) = seeded(backend).await;
     let day = time::macros::date!(2026 - 06 - 01);
     let user = uid("user_vip");
-    let now = OffsetDateTime::now_utc();
     for (track, quality, size) in [
         ("music_002", Quality::High, 7_000_000),
         ("music_003", Quality::Lossless, 11_000_000),
     ] {
         store
-            .report(&RecordReport {
-                user_id: user.clone(),
-                music_id: music(track),
-                quality,
-                status: DownloadStatus::Completed,
-                progress: 100,
-                error_message: None,
-                file_size: size,
-                now,
-                new_id: DownloadId::from_ulid(Ulid::generate()),
-            })
+            .report(&completed("user_vip", track, quality, size))
             .await
             .unwrap();
     }
@@ -933,19 +937,8 @@ async fn grants_count_distinct_files_per_day_and_refuse_atomically(backend: Back
 async fn grants_check_storage_of_completed_downloads(backend: Backend) {
     let (_db, store) = seeded(backend).await;
     let day = time::macros::date!(2026 - 06 - 01);
-    let now = OffsetDateTime::now_utc();
-    let report = |track: &str, size: u64| RecordReport {
-        user_id: uid("user_free"),
-        music_id: music(track),
-        quality: Quality::Standard,
-        status: DownloadStatus::Completed,
-        progress: 100,
-        error_message: None,
-        file_size: size,
-        now,
-        new_id: DownloadId::from_ulid(Ulid::generate()),
-    };
-    store.report(&report("music_001", 9_500_000)).await.unwrap();
+    let report = completed("user_free", "music_001", Quality::Standard, 9_500_000);
+    store.report(&report).await.unwrap();
     // 9 500 000 completed + 1 000 000 > 10 MB (10 485 760 bytes).
     let big = grant_request("user_free", "music_002", Quality::Standard, day);
     assert_eq!(
@@ -1123,17 +1116,12 @@ async fn corrupt_stored_numbers_are_reported_not_read_as_zero(backend: Backend) 
     let (db, store) = seeded(backend).await;
     let user = uid("user_free");
     store
-        .report(&RecordReport {
-            user_id: user.clone(),
-            music_id: music("music_001"),
-            quality: Quality::Standard,
-            status: DownloadStatus::Completed,
-            progress: 100,
-            error_message: None,
-            file_size: 1000,
-            now: OffsetDateTime::now_utc(),
-            new_id: DownloadId::from_ulid(Ulid::generate()),
-        })
+        .report(&completed(
+            "user_free",
+            "music_001",
+            Quality::Standard,
+            1000,
+        ))
         .await
         .unwrap();
     let page = PageRequest::parse(None, None, None).unwrap();

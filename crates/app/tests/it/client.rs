@@ -61,7 +61,20 @@ async fn me(app: &TestApp, user: &str) -> Value {
     body["data"].clone()
 }
 
-/// Every (music, quality) a plan could be granted, non-premium tracks first.
+/// The catalogue's size of each demo (music, quality).
+fn catalogue_sizes() -> BTreeMap<(String, String), u64> {
+    demo::assets()
+        .into_iter()
+        .map(|a| {
+            (
+                (a.music_id.to_owned(), a.quality.as_str().to_owned()),
+                u64::try_from(a.file_size).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every demo (music, quality), in catalogue order.
 fn files() -> Vec<(String, &'static str)> {
     let mut all = Vec::new();
     for t in demo::tracks() {
@@ -147,15 +160,7 @@ async fn me_counts_what_grants_then_do_for_every_plan(backend: Backend) {
 
     // Storage moves by the catalogue's size when a download is reported completed, and
     // only once per file.
-    let sizes: BTreeMap<(String, String), u64> = demo::assets()
-        .into_iter()
-        .map(|a| {
-            (
-                (a.music_id.to_owned(), a.quality.as_str().to_owned()),
-                u64::try_from(a.file_size).unwrap(),
-            )
-        })
-        .collect();
+    let sizes = catalogue_sizes();
     let before = me(&app, "user_vip").await["storage"].clone();
     assert_eq!(before["used_bytes"], 0);
     assert_eq!(before["limit_bytes"], 10240 * MB);
@@ -232,15 +237,7 @@ async fn me_and_music_consume_no_rate_limit(backend: Backend) {
 /// limit, with storage nearly full: `/api/music/{id}` read just before the grant says
 /// exactly what the grant does. Each file is asked for twice (the second time a repeat).
 async fn music_predicts_every_grant_for_every_plan_quality_and_track(backend: Backend) {
-    let sizes: BTreeMap<(String, String), u64> = demo::assets()
-        .into_iter()
-        .map(|a| {
-            (
-                (a.music_id.to_owned(), a.quality.as_str().to_owned()),
-                u64::try_from(a.file_size).unwrap(),
-            )
-        })
-        .collect();
+    let sizes = catalogue_sizes();
     // Each user has two completed downloads; the plan's storage leaves 10 MB beside
     // them, so some files fit and some do not.
     let completed = [("music_005", "lossless"), ("music_006", "high")];
