@@ -13,20 +13,19 @@ use serde_json::Value;
 use soundshelf_domain::downloads::DownloadStatus;
 use soundshelf_domain::sync::{self, LocalChange, MAX_CHANGES, Malformed};
 use soundshelf_domain::time::parse_rfc3339;
-use soundshelf_domain::{CatalogId, ItemData, ItemId, ItemType, Quality};
+use soundshelf_domain::users::UserChange;
+use soundshelf_domain::{CatalogId, ItemData, ItemId, ItemType, Plan, Quality, Role, UserStatus};
 use soundshelf_service::{AddFavorite, Report, SyncRequest};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
-/// What the JSON error handler answers for a body that is not an object.
-pub const NOT_AN_OBJECT: &str = "请求体必须是 JSON 对象";
-
 /// The longest `error_message` a device may report, in characters.
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 
 /// A body that must be a JSON object; any other JSON value is refused with
-/// [`NOT_AN_OBJECT`] (through the JSON error handler: it is a data error, not a syntax one).
+/// [`crate::error::NOT_AN_OBJECT`] (through the JSON error handler: it is a data error,
+/// not a syntax one).
 #[derive(Debug)]
 pub struct Object<T>(pub T);
 
@@ -339,6 +338,108 @@ impl TryFrom<SyncRequestBody> for SyncRequest {
         Ok(SyncRequest {
             last_sync_time,
             changes,
+        })
+    }
+}
+
+/// `PATCH /api/admin/users/{user_id}`: any of the fields, at least one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PatchUser)]
+pub struct PatchUserBody {
+    #[serde(default)]
+    #[schema(value_type = Option<soundshelf_domain::Plan>)]
+    subscription_type: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    has_premium_access: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<soundshelf_domain::UserStatus>)]
+    status: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<soundshelf_domain::Role>)]
+    role: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    nickname: Field<String>,
+}
+
+impl TryFrom<PatchUserBody> for UserChange {
+    type Error = ApiError;
+
+    fn try_from(b: PatchUserBody) -> Result<Self, ApiError> {
+        let change = UserChange {
+            plan: b
+                .subscription_type
+                .optional("subscription_type", A_STRING)?
+                .map(|s| Plan::parse(&s))
+                .transpose()?,
+            has_premium_access: b
+                .has_premium_access
+                .optional("has_premium_access", "必须是 true 或 false")?,
+            status: b
+                .status
+                .optional("status", A_STRING)?
+                .map(|s| UserStatus::parse(&s))
+                .transpose()?,
+            role: b
+                .role
+                .optional("role", A_STRING)?
+                .map(|s| Role::parse(&s))
+                .transpose()?,
+            nickname: b
+                .nickname
+                .optional("nickname", A_STRING)?
+                .map(|s| UserChange::nickname(&s))
+                .transpose()?,
+        };
+        if change.is_empty() {
+            return Err(ApiError::InvalidRequest(
+                "缺少必要参数：subscription_type、has_premium_access、status、role 或 nickname 至少一项"
+                    .into(),
+            ));
+        }
+        Ok(change)
+    }
+}
+
+/// `PUT /internal/users/{user_id}`: the main backend's view of a user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = InternalUser)]
+pub struct InternalUserBody {
+    #[serde(default)]
+    #[schema(required = true, value_type = soundshelf_domain::Plan)]
+    subscription_type: Field<String>,
+    #[serde(default)]
+    #[schema(required = true, value_type = bool)]
+    has_premium_access: Field<bool>,
+    #[serde(default)]
+    #[schema(required = true, value_type = soundshelf_domain::UserStatus)]
+    status: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    nickname: Field<String>,
+}
+
+impl TryFrom<InternalUserBody> for UserChange {
+    type Error = ApiError;
+
+    fn try_from(b: InternalUserBody) -> Result<Self, ApiError> {
+        Ok(UserChange {
+            plan: Some(Plan::parse(
+                &b.subscription_type
+                    .required("subscription_type", A_STRING)?,
+            )?),
+            has_premium_access: Some(
+                b.has_premium_access
+                    .required("has_premium_access", "必须是 true 或 false")?,
+            ),
+            status: Some(UserStatus::parse(&b.status.required("status", A_STRING)?)?),
+            role: None,
+            nickname: b
+                .nickname
+                .optional("nickname", A_STRING)?
+                .map(|s| UserChange::nickname(&s))
+                .transpose()?,
         })
     }
 }

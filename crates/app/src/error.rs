@@ -13,6 +13,7 @@ use serde::Serialize;
 use soundshelf_domain::downloads::GrantDenied;
 use soundshelf_domain::{ErrorCode, ValidationError};
 use soundshelf_ports::BoxError;
+use soundshelf_service::accounts::AccountsError;
 use soundshelf_service::monitoring::MonitoringError;
 use soundshelf_service::{AuthError, DownloadsError, FavoritesError, InfraError};
 
@@ -243,12 +244,44 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::Forbidden => Self::FORBIDDEN,
+            AccountsError::NotFound => Self::Code(ErrorCode::UserNotFound),
+            AccountsError::Infra(e) => e.into(),
+        }
+    }
+}
+
 impl From<MonitoringError> for ApiError {
     fn from(e: MonitoringError) -> Self {
         match e {
             MonitoringError::Forbidden => Self::FORBIDDEN,
             MonitoringError::Infra(e) => e.into(),
         }
+    }
+}
+
+/// What the JSON error handler answers for a body that is not an object.
+pub const NOT_AN_OBJECT: &str = "请求体必须是 JSON 对象";
+
+/// The 400 for a JSON body that does not deserialize. The bodies are typed leniently
+/// (see `bodies`): the only data errors left are a body that is not an object and a field
+/// sent twice; anything else is bad JSON.
+pub(crate) fn json_body_error(e: &serde_json::Error) -> ApiError {
+    if e.is_data() {
+        if e.to_string().starts_with("duplicate field") {
+            ApiError::InvalidRequest("请求体中有重复的字段".into())
+        } else {
+            ApiError::InvalidRequest(NOT_AN_OBJECT.into())
+        }
+    } else {
+        ApiError::InvalidRequest(format!(
+            "请求体不是有效的 JSON（第 {} 行第 {} 列）",
+            e.line(),
+            e.column()
+        ))
     }
 }
 

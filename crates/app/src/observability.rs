@@ -12,7 +12,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::{HttpMessage, ResponseError, web};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use soundshelf_domain::ErrorCode;
 use tracing::Instrument;
@@ -86,6 +86,24 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| ulid::Ulid::generate().to_string())
 }
 
+/// The id of the request being answered (what `X-Request-Id` carries), for the audit log.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl actix_web::FromRequest for RequestId {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(ulid::Ulid::generate().to_string()));
+        std::future::ready(Ok(id))
+    }
+}
+
 /// Gives the request its id and span, logs it when answered, and counts it by route
 /// pattern, method and status with its latency. A request that takes longer than
 /// [`RequestTimeout`] (a client sending its body slowly, a dependency that hangs) is
@@ -108,6 +126,7 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let id_header = HeaderValue::from_str(&id).ok();
+    req.extensions_mut().insert(RequestId(id.clone()));
     let answered = tokio::time::timeout(timeout, next.call(req).instrument(span.clone())).await;
     let outcome = match answered {
         Ok(Ok(mut res)) => {

@@ -115,6 +115,46 @@ fn refusals(operation: &str) -> Option<(bool, Refusals, bool)> {
             &[(InvalidRequest, "ids missing, invalid or more than 50")],
             true,
         ),
+        "user" | "reset_today" => (
+            true,
+            &[
+                (InvalidRequest, "not a user id"),
+                (Forbidden, "not an admin"),
+                (UserNotFound, ""),
+            ],
+            true,
+        ),
+        "patch_user" => (
+            true,
+            &[
+                (InvalidRequest, "no field, or a field invalid"),
+                (Forbidden, "not an admin"),
+                (UserNotFound, ""),
+                (PayloadTooLarge, ""),
+            ],
+            true,
+        ),
+        "audit" => (
+            true,
+            &[
+                (InvalidRequest, "user_id, limit or cursor"),
+                (Forbidden, "not an admin"),
+            ],
+            true,
+        ),
+        "put_internal_user" => (
+            false,
+            &[
+                (
+                    SignatureInvalid,
+                    "X-Signature missing, malformed, wrong, or t more than 300 s away",
+                ),
+                (InvalidRequest, "a field missing or invalid"),
+                (PayloadTooLarge, ""),
+                (NotFound, "INTERNAL_API_SECRET is not set"),
+            ],
+            true,
+        ),
         "report" => (
             true,
             &[
@@ -292,7 +332,12 @@ impl Modify for BearerAuth {
         routes::admin::stats,
         routes::admin::popular,
         routes::admin::abnormal,
-        routes::admin::reports
+        routes::admin::reports,
+        routes::accounts::user,
+        routes::accounts::patch_user,
+        routes::accounts::reset_today,
+        routes::accounts::audit,
+        routes::accounts::put_internal_user
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -337,6 +382,17 @@ impl Modify for BearerAuth {
         routes::client::Music,
         routes::client::MusicBody,
         routes::client::MusicListBody,
+        soundshelf_domain::Role,
+        soundshelf_domain::User,
+        routes::accounts::UserBody,
+        routes::accounts::UserView,
+        routes::accounts::UserViewBody,
+        routes::accounts::QuotaReset,
+        routes::accounts::QuotaResetBody,
+        routes::accounts::AuditItem,
+        routes::accounts::AuditListBody,
+        crate::bodies::PatchUserBody,
+        crate::bodies::InternalUserBody,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]

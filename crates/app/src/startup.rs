@@ -13,11 +13,13 @@ use secrecy::SecretString;
 use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
 use soundshelf_ports::{Clock, JobLock, PageCache, Probe, RateLimiter, SystemClock, UrlSigner};
 use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache};
+use soundshelf_service::accounts::AccountsService;
 use soundshelf_service::health::HealthService;
 use soundshelf_service::jobs::JobsService;
 use soundshelf_service::monitoring::MonitoringService;
 use soundshelf_service::{AuthService, DownloadPolicy, DownloadsService, FavoritesService};
 use soundshelf_signers::cdn::{OssUrls, QiniuUrls};
+use soundshelf_signers::internal::RequestSigner;
 use soundshelf_signers::oss::{OssCredentials, OssTarget};
 use soundshelf_signers::qiniu::QiniuSigner;
 use soundshelf_signers::tokens::RingTokens;
@@ -213,6 +215,7 @@ impl Application {
             favorites: FavoritesService::new(shared.clone(), clock.clone())
                 .with_page_cache(pages, settings.favorites_cache_ttl),
             downloads,
+            accounts: AccountsService::new(shared.clone(), clock.clone(), settings.app_timezone),
             monitoring: MonitoringService::new(
                 shared.clone(),
                 clock.clone(),
@@ -224,6 +227,10 @@ impl Application {
         });
         let jobs = Arc::new(jobs_service(settings, &store, redis.as_ref()));
         let request_timeout = settings.request_timeout;
+        let internal = settings
+            .internal_api_secret
+            .as_ref()
+            .map(|s| RequestSigner::new(s.expose_secret().as_bytes()));
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let addr = listener.local_addr()?;
@@ -238,6 +245,11 @@ impl Application {
                 .app_data(web::Data::new(RequestTimeout(request_timeout)))
                 .wrap(from_fn(observe))
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if let Some(signer) = &internal {
+                        routes::accounts::configure_internal(cfg, signer.clone());
+                    }
+                })
                 .configure(crate::openapi::configure)
                 .default_service(web::to(crate::envelope::not_found))
         })
@@ -331,20 +343,7 @@ fn json_config() -> web::JsonConfig {
                 JsonPayloadError::ContentType => {
                     ApiError::InvalidRequest("Content-Type 必须是 application/json".into())
                 }
-                // The bodies are typed leniently (see `bodies`): the only data errors
-                // left are a body that is not an object and a field sent twice.
-                JsonPayloadError::Deserialize(e) if e.is_data() => {
-                    if e.to_string().starts_with("duplicate field") {
-                        ApiError::InvalidRequest("请求体中有重复的字段".into())
-                    } else {
-                        ApiError::InvalidRequest(crate::bodies::NOT_AN_OBJECT.into())
-                    }
-                }
-                JsonPayloadError::Deserialize(e) => ApiError::InvalidRequest(format!(
-                    "请求体不是有效的 JSON（第 {} 行第 {} 列）",
-                    e.line(),
-                    e.column()
-                )),
+                JsonPayloadError::Deserialize(e) => crate::error::json_body_error(&e),
                 _ => ApiError::InvalidRequest("请求体无法读取".into()),
             }
             .into()

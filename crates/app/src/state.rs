@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use ipnet::IpNet;
+use soundshelf_service::accounts::AccountsService;
 use soundshelf_service::health::HealthService;
 use soundshelf_service::monitoring::MonitoringService;
 use soundshelf_service::{AuthService, DownloadsService, FavoritesService};
@@ -20,6 +21,8 @@ pub struct AppState {
     pub favorites: FavoritesService,
     /// Downloads use cases.
     pub downloads: DownloadsService,
+    /// Operators' changes to users, and the audit log.
+    pub accounts: AccountsService,
     /// Monitoring use cases (admin API).
     pub monitoring: MonitoringService,
     /// Readiness of the dependencies.
@@ -28,6 +31,13 @@ pub struct AppState {
     pub storage_dir: PathBuf,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+}
+
+impl AppState {
+    /// User `id` changed here: this instance forgets what it cached of the user at once.
+    pub async fn user_changed(&self, id: &soundshelf_domain::UserId) {
+        self.auth.forget(id);
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     TokenInvalid,
     /// A token past its `exp`.
     TokenExpired,
+    /// A machine-to-machine request whose signature is missing, wrong or stale.
+    SignatureInvalid,
     /// The user is disabled or banned.
     UserInactive,
     /// Not the caller's to ask (another `user_id`, an admin route).
@@ -44,6 +46,8 @@ pub enum ErrorCode {
     TokenNotFound,
     /// No report of that day.
     ReportNotFound,
+    /// No such user (operators' routes).
+    UserNotFound,
     /// No such route.
     NotFound,
     /// The route does not take that method.
@@ -70,11 +74,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::InvalidRequest,
         ErrorCode::MissingToken,
         ErrorCode::TokenInvalid,
         ErrorCode::TokenExpired,
+        ErrorCode::SignatureInvalid,
         ErrorCode::UserInactive,
         ErrorCode::Forbidden,
         ErrorCode::PremiumRequired,
@@ -87,6 +92,7 @@ impl ErrorCode {
         ErrorCode::QualityNotAvailable,
         ErrorCode::TokenNotFound,
         ErrorCode::ReportNotFound,
+        ErrorCode::UserNotFound,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::AlreadyFavorited,
@@ -108,6 +114,7 @@ impl ErrorCode {
             Self::MissingToken => (401, "MISSING_TOKEN", "缺少访问令牌"),
             Self::TokenInvalid => (401, "TOKEN_INVALID", "令牌无效"),
             Self::TokenExpired => (401, "TOKEN_EXPIRED", "令牌已过期"),
+            Self::SignatureInvalid => (401, "SIGNATURE_INVALID", "签名无效"),
             Self::UserInactive => (403, "USER_INACTIVE", "用户状态异常"),
             Self::Forbidden => (403, "FORBIDDEN", "无权访问"),
             Self::PremiumRequired => (403, "PREMIUM_REQUIRED", "需要会员权限"),
@@ -124,6 +131,7 @@ impl ErrorCode {
             Self::QualityNotAvailable => (404, "QUALITY_NOT_AVAILABLE", "该音质不可用"),
             Self::TokenNotFound => (404, "TOKEN_NOT_FOUND", "令牌不存在"),
             Self::ReportNotFound => (404, "REPORT_NOT_FOUND", "报告不存在"),
+            Self::UserNotFound => (404, "USER_NOT_FOUND", "用户不存在"),
             Self::NotFound => (404, "NOT_FOUND", "接口不存在"),
             Self::MethodNotAllowed => (405, "METHOD_NOT_ALLOWED", "请求方法不被允许"),
             Self::AlreadyFavorited => (409, "ALREADY_FAVORITED", "已经收藏过了"),

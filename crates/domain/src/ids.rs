@@ -203,6 +203,13 @@ prefixed_ulid!(
     "token_id"
 );
 prefixed_ulid!(
+    /// The id of an audit entry: `aud_` and a ULID.
+    AuditId,
+    "aud_",
+    "audit_id"
+);
+
+prefixed_ulid!(
     /// The id of a download log entry: `log_` and a ULID.
     LogId,
     "log_",

@@ -54,6 +54,7 @@
 //! assert!(plan.conflicts.is_empty() && plan.rejected.is_empty());
 //! ```
 
+pub mod audit;
 pub mod catalog;
 pub mod codes;
 pub mod downloads;
@@ -75,5 +76,7 @@ pub use favorites::{
     Cursor, Favorite, FavoriteFilter, ItemData, ItemIdList, ItemType, Limit, PageRequest,
     PageStart, SearchTerm,
 };
-pub use ids::{CatalogId, DownloadId, FavoriteId, ItemId, LogId, TokenId, UserId, parse_id_list};
+pub use ids::{
+    AuditId, CatalogId, DownloadId, FavoriteId, ItemId, LogId, TokenId, UserId, parse_id_list,
+};
 pub use users::{Plan, Role, User, UserStatus};

@@ -82,6 +82,13 @@ impl AuthService {
         }
     }
 
+    /// Forgets what the cache holds of user `id`, so the next request reads the user
+    /// again: called when the user changed (here, or on another instance).
+    pub fn forget(&self, id: &UserId) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.remove(id);
+    }
+
     fn cached(&self, id: &UserId, now: OffsetDateTime) -> Option<User> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache

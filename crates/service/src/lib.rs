@@ -4,6 +4,7 @@
 //! SPEC's status codes; store failures are carried as `Unavailable` / `Internal` with
 //! their source so they can be logged, never shown.
 
+pub mod accounts;
 pub mod auth;
 pub mod downloads;
 pub mod favorites;

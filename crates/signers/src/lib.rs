@@ -8,6 +8,7 @@
 //! signers as `UrlSigner` ([`cdn`]) and download tokens as `TokenIssuer` ([`tokens`]).
 
 pub mod cdn;
+pub mod internal;
 pub mod local;
 pub mod oss;
 pub mod qiniu;
@@ -33,6 +34,17 @@ pub fn percent_encode(s: &str, keep_slash: bool) -> String {
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The bytes of hex text (either case); `None` when it is not hex.
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -30,7 +30,7 @@ impl LocalSigner {
 
     /// Whether `signature` is the signature of `path` until `expires`, in constant time.
     pub fn verify(&self, path: &str, expires: i64, signature: &str) -> bool {
-        let Some(bytes) = decode_hex(signature) else {
+        let Some(bytes) = crate::decode_hex(signature) else {
             return false;
         };
         hmac::verify(&self.key, format!("{path}\n{expires}").as_bytes(), &bytes).is_ok()
@@ -43,16 +43,6 @@ impl LocalSigner {
             self.sign(path, expires)
         )
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! once and compiled for each connection type by [`with_conn!`]. Driver errors never leave
 //! this crate: they become [`soundshelf_ports::StoreError`]s in `error`.
 
+mod audit;
 mod database;
 pub mod demo;
 mod downloads;

@@ -28,6 +28,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     music_assets (music_id, quality) {
         music_id -> Text,
         quality -> Text,
@@ -161,6 +174,7 @@ diesel::joinable!(user_favorites -> users (user_id));
 diesel::joinable!(favorite_tombstones -> users (user_id));
 diesel::joinable!(music_assets -> music_files (music_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
     users,
     music_files,
     music_assets,

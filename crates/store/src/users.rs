@@ -2,14 +2,17 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel_async::AsyncConnection;
 use diesel_async::RunQueryDsl;
-use soundshelf_domain::{Plan, Role, User, UserId, UserStatus};
-use soundshelf_ports::{StoreError, UserStore};
-use time::PrimitiveDateTime;
+use soundshelf_domain::time::to_primitive_utc;
+use soundshelf_domain::{PageRequest, Plan, Role, User, UserId, UserStatus};
+use soundshelf_ports::{AuditPage, ResetRecorder, StoreError, UserEdit, UserEditor, UserStore};
+use time::{Date, PrimitiveDateTime};
 
-use crate::database::{Store, detached, with_conn};
+use crate::audit::insert_audit;
+use crate::database::{Store, detached, lock_user, with_conn};
 use crate::error::{corrupt, query_error};
-use crate::schema::users;
+use crate::schema::{daily_grant_counters, download_grant_days, download_tokens, users};
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -70,6 +73,49 @@ impl UserStore for Store {
     async fn find_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         detached!(self as store, (id) => store.user_by_id(id))
     }
+
+    async fn edit_user(&self, id: &UserId, edit: UserEditor) -> Result<UserEdit, StoreError> {
+        detached!(self as store, (id) => store.edit_user_now(id, edit))
+    }
+
+    async fn reset_day(
+        &self,
+        id: &UserId,
+        day: Date,
+        record: ResetRecorder,
+    ) -> Result<Option<u32>, StoreError> {
+        detached!(self as store, (id) => store.reset_day_now(id, day, record))
+    }
+
+    async fn audit(
+        &self,
+        target: Option<String>,
+        page: &PageRequest,
+    ) -> Result<AuditPage, StoreError> {
+        detached!(self as store, (page) => store.audit_page(target, page))
+    }
+}
+
+/// Why a user transaction rolls back.
+#[derive(Debug)]
+enum EditError {
+    Db(diesel::result::Error),
+    Corrupt(StoreError),
+}
+
+impl From<diesel::result::Error> for EditError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<EditError> for StoreError {
+    fn from(e: EditError) -> Self {
+        match e {
+            EditError::Db(e) => query_error(e),
+            EditError::Corrupt(e) => e,
+        }
+    }
 }
 
 impl Store {
@@ -84,6 +130,96 @@ impl Store {
                 .map_err(query_error)?
         });
         row.map(UserRow::into_domain).transpose()
+    }
+
+    async fn edit_user_now(&self, id: &UserId, edit: UserEditor) -> Result<UserEdit, StoreError> {
+        let outcome = with_conn!(self, conn => {
+            conn.transaction(async |conn| {
+                lock_user!(conn, id, 0i64)?;
+                let row: Option<UserRow> = users::table
+                    .find(id.as_str())
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let before = row
+                    .map(UserRow::into_domain)
+                    .transpose()
+                    .map_err(EditError::Corrupt)?;
+                let decided = edit(before.as_ref());
+                if let UserEdit::Changed { user, audit, revoke_links_at } = &decided {
+                    let row = NewUserRow::from_domain(user);
+                    if before.is_some() {
+                        diesel::update(users::table.find(id.as_str()))
+                            .set((
+                                users::nickname.eq(&row.nickname),
+                                users::status.eq(&row.status),
+                                users::subscription_type.eq(&row.subscription_type),
+                                users::has_premium_access.eq(row.has_premium_access),
+                                users::role.eq(&row.role),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    } else {
+                        diesel::insert_into(users::table).values(&row).execute(conn).await?;
+                    }
+                    if let Some(at) = revoke_links_at {
+                        let at = to_primitive_utc(*at);
+                        diesel::update(
+                            download_tokens::table
+                                .filter(download_tokens::user_id.eq(id.as_str()))
+                                .filter(download_tokens::expires_at.gt(at)),
+                        )
+                        .set(download_tokens::expires_at.eq(at))
+                        .execute(conn)
+                        .await?;
+                    }
+                    insert_audit!(conn, audit)?;
+                }
+                Ok::<_, EditError>(decided)
+            })
+            .await?
+        });
+        Ok(outcome)
+    }
+
+    async fn reset_day_now(
+        &self,
+        id: &UserId,
+        day: Date,
+        record: ResetRecorder,
+    ) -> Result<Option<u32>, StoreError> {
+        let outcome = with_conn!(self, conn => {
+            conn.transaction(async |conn| {
+                if lock_user!(conn, id, 0i64)? == 0 {
+                    return Ok::<_, EditError>(None);
+                }
+                let counted: Option<i32> = daily_grant_counters::table
+                    .find((id.as_str(), day))
+                    .select(daily_grant_counters::grants)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let before = u32::try_from(counted.unwrap_or(0))
+                    .map_err(|e| EditError::Corrupt(corrupt("daily_grant_counters", e)))?;
+                diesel::delete(
+                    download_grant_days::table
+                        .filter(download_grant_days::user_id.eq(id.as_str()))
+                        .filter(download_grant_days::day.eq(day)),
+                )
+                .execute(conn)
+                .await?;
+                diesel::delete(daily_grant_counters::table.find((id.as_str(), day)))
+                    .execute(conn)
+                    .await?;
+                if let Some(entry) = record(before) {
+                    insert_audit!(conn, &entry)?;
+                }
+                Ok(Some(before))
+            })
+            .await?
+        });
+        Ok(outcome)
     }
 
     /// Creates `user`; `Conflict` when the id is taken.

@@ -50,6 +50,9 @@ pub struct Settings {
     pub data: DataSettings,
     /// `JWT_SECRET`; `None` only on the embedded default, which keeps one in `data_dir`.
     pub jwt_secret: Option<SecretString>,
+    /// `INTERNAL_API_SECRET` (≥ 32 bytes): the key of `/internal/…` request signatures;
+    /// `None` (unset) leaves those routes out (404).
+    pub internal_api_secret: Option<SecretString>,
     /// The URL clients reach the server at (`PUBLIC_BASE_URL`, default `http://{BIND}`).
     pub public_base_url: String,
     /// The offset that defines "today" (`APP_TIMEZONE`, default `+08:00`).
@@ -114,6 +117,16 @@ impl Settings {
         };
         let data = DataSettings::from_lookup(get)?;
         let embedded = data.embedded;
+        let internal_api_secret = match get("INTERNAL_API_SECRET") {
+            None => None,
+            Some(s) if s.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(bad(
+                    "INTERNAL_API_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                ));
+            }
+            Some(s) => Some(SecretString::from(s)),
+        };
 
         let jwt_secret = match get("JWT_SECRET") {
             Some(s) if s.len() < MIN_JWT_SECRET_BYTES => {
@@ -217,6 +230,7 @@ impl Settings {
             bind,
             data,
             jwt_secret,
+            internal_api_secret,
             public_base_url,
             app_timezone,
             log_level,

@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use soundshelf_domain::downloads::{Offer, plan_qualities};
+use soundshelf_domain::downloads::{Allowance, Offer, plan_qualities};
 use soundshelf_domain::parse_id_list;
 use soundshelf_domain::{CatalogId, ErrorCode, Plan, Quality, UserStatus};
 use soundshelf_service::MusicOffer;
@@ -40,6 +40,27 @@ pub(crate) struct DailyDownloads {
     #[serde(with = "soundshelf_domain::time::rfc3339_offset")]
     #[schema(value_type = String, format = DateTime, example = "2026-03-02T00:00:00+08:00")]
     resets_at: OffsetDateTime,
+}
+
+impl From<&Allowance> for DailyDownloads {
+    fn from(a: &Allowance) -> Self {
+        Self {
+            daily_limit: a.daily_limit,
+            used_today: a.used_today,
+            remaining_today: a.remaining_today,
+            resets_at: a.resets_at,
+        }
+    }
+}
+
+impl From<&Allowance> for Storage {
+    fn from(a: &Allowance) -> Self {
+        Self {
+            limit_bytes: a.storage_limit,
+            used_bytes: a.storage_used,
+            remaining_bytes: a.storage_remaining,
+        }
+    }
 }
 
 /// Storage of completed downloads, as the storage rule counts it.
@@ -91,17 +112,8 @@ pub(crate) async fn me(
         status: user.status,
         has_premium_access: user.has_premium_access,
         qualities: plan_qualities(user.plan),
-        downloads: DailyDownloads {
-            daily_limit: a.daily_limit,
-            used_today: a.used_today,
-            remaining_today: a.remaining_today,
-            resets_at: a.resets_at,
-        },
-        storage: Storage {
-            limit_bytes: a.storage_limit,
-            used_bytes: a.storage_used,
-            remaining_bytes: a.storage_remaining,
-        },
+        downloads: DailyDownloads::from(&a),
+        storage: Storage::from(&a),
         rate_limit: RateLimit {
             per_minute: state.downloads.rate_limit_per_minute(),
         },

@@ -1,5 +1,6 @@
 //! The HTTP routes. Each module exposes `configure`, wired in `startup`.
 
+pub mod accounts;
 pub mod admin;
 pub mod client;
 pub mod downloads;
@@ -17,4 +18,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     client::configure(cfg);
     files::configure(cfg);
     admin::configure(cfg);
+    accounts::configure(cfg);
 }

@@ -2,6 +2,7 @@
 //! stack once instead of once per area): HTTP tests of the real app on port 0 over a
 //! fresh database on both backends, the binary itself, Redis, outages and attacks.
 
+mod accounts;
 mod admin;
 mod api;
 mod binary;
