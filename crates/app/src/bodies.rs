@@ -10,6 +10,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use soundshelf_domain::catalog::{Asset, CatalogTrack, ObjectKey};
 use soundshelf_domain::downloads::DownloadStatus;
 use soundshelf_domain::sync::{self, LocalChange, MAX_CHANGES, Malformed};
 use soundshelf_domain::time::parse_rfc3339;
@@ -441,6 +442,80 @@ impl TryFrom<InternalUserBody> for UserChange {
                 .map(|s| UserChange::nickname(&s))
                 .transpose()?,
         })
+    }
+}
+
+/// One asset of `PUT /api/admin/music/{music_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PutAsset)]
+pub struct AssetBody {
+    #[serde(default)]
+    #[schema(required = true, value_type = soundshelf_domain::Quality)]
+    quality: Field<String>,
+    #[serde(default)]
+    #[schema(required = true, value_type = String, max_length = 255)]
+    object_key: Field<String>,
+    #[serde(default)]
+    #[schema(required = true, value_type = u64, minimum = 1)]
+    file_size: Field<u64>,
+}
+
+/// `PUT /api/admin/music/{music_id}`: the whole track with its assets.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PutMusic)]
+pub struct PutMusicBody {
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
+    title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    cover: Field<String>,
+    #[serde(default)]
+    #[schema(required = true, value_type = u32)]
+    duration: Field<u32>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    category: Field<String>,
+    #[serde(default)]
+    #[schema(required = true, value_type = bool)]
+    premium_required: Field<bool>,
+    #[serde(default)]
+    #[schema(required = true, value_type = Vec<AssetBody>)]
+    assets: Field<Vec<Object<AssetBody>>>,
+}
+
+impl PutMusicBody {
+    /// The track `id` this body describes.
+    pub fn into_track(self, id: CatalogId) -> Result<CatalogTrack, ApiError> {
+        let assets = self
+            .assets
+            .required("assets", "必须是数组")?
+            .into_iter()
+            .enumerate()
+            .map(|(i, Object(a))| {
+                let field = |name: &str| format!("assets[{i}].{name}");
+                let quality = a.quality.required(&field("quality"), A_STRING)?;
+                let key = a.object_key.required(&field("object_key"), A_STRING)?;
+                Ok(Asset {
+                    quality: Quality::parse(Some(&quality))?,
+                    object_key: ObjectKey::parse(&key)?,
+                    file_size: a
+                        .file_size
+                        .required(&field("file_size"), "必须是大于 0 的整数")?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(CatalogTrack::new(
+            id,
+            &self.title.required("title", A_STRING)?,
+            &self.cover.optional("cover", A_STRING)?.unwrap_or_default(),
+            self.duration
+                .required("duration", "必须是不小于 0 的整数")?,
+            self.category.optional("category", A_STRING)?.as_deref(),
+            self.premium_required
+                .required("premium_required", "必须是 true 或 false")?,
+            assets,
+        )?)
     }
 }
 

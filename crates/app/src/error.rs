@@ -14,6 +14,7 @@ use soundshelf_domain::downloads::GrantDenied;
 use soundshelf_domain::{ErrorCode, ValidationError};
 use soundshelf_ports::BoxError;
 use soundshelf_service::accounts::AccountsError;
+use soundshelf_service::catalog::CatalogError;
 use soundshelf_service::monitoring::MonitoringError;
 use soundshelf_service::{AuthError, DownloadsError, FavoritesError, InfraError};
 
@@ -250,6 +251,15 @@ impl From<AccountsError> for ApiError {
             AccountsError::Forbidden => Self::FORBIDDEN,
             AccountsError::NotFound => Self::Code(ErrorCode::UserNotFound),
             AccountsError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound => Self::Code(ErrorCode::MusicNotFound),
+            CatalogError::Infra(e) => e.into(),
         }
     }
 }

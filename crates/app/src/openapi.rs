@@ -134,6 +134,32 @@ fn refusals(operation: &str) -> Option<(bool, Refusals, bool)> {
             ],
             true,
         ),
+        "list_music" => (
+            true,
+            &[
+                (InvalidRequest, "search, limit or cursor"),
+                (Forbidden, "not an admin"),
+            ],
+            true,
+        ),
+        "put_music" => (
+            true,
+            &[
+                (InvalidRequest, "an id, field or asset invalid"),
+                (Forbidden, "not an admin"),
+                (PayloadTooLarge, ""),
+            ],
+            true,
+        ),
+        "retire_music" => (
+            true,
+            &[
+                (InvalidRequest, "not a catalogue id"),
+                (Forbidden, "not an admin"),
+                (MusicNotFound, ""),
+            ],
+            true,
+        ),
         "audit" => (
             true,
             &[
@@ -337,7 +363,10 @@ impl Modify for BearerAuth {
         routes::accounts::patch_user,
         routes::accounts::reset_today,
         routes::accounts::audit,
-        routes::accounts::put_internal_user
+        routes::accounts::put_internal_user,
+        routes::catalog::list_music,
+        routes::catalog::put_music,
+        routes::catalog::retire_music
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -393,6 +422,12 @@ impl Modify for BearerAuth {
         routes::accounts::AuditListBody,
         crate::bodies::PatchUserBody,
         crate::bodies::InternalUserBody,
+        soundshelf_domain::catalog::Asset,
+        soundshelf_domain::catalog::CatalogTrack,
+        routes::catalog::CatalogTrackBody,
+        routes::catalog::CatalogListBody,
+        crate::bodies::AssetBody,
+        crate::bodies::PutMusicBody,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]

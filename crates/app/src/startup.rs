@@ -14,6 +14,7 @@ use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
 use soundshelf_ports::{Clock, JobLock, PageCache, Probe, RateLimiter, SystemClock, UrlSigner};
 use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache};
 use soundshelf_service::accounts::AccountsService;
+use soundshelf_service::catalog::CatalogService;
 use soundshelf_service::health::HealthService;
 use soundshelf_service::jobs::JobsService;
 use soundshelf_service::monitoring::MonitoringService;
@@ -216,6 +217,7 @@ impl Application {
                 .with_page_cache(pages, settings.favorites_cache_ttl),
             downloads,
             accounts: AccountsService::new(shared.clone(), clock.clone(), settings.app_timezone),
+            catalog: CatalogService::new(shared.clone(), clock.clone()),
             monitoring: MonitoringService::new(
                 shared.clone(),
                 clock.clone(),

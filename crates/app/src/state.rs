@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 use soundshelf_service::accounts::AccountsService;
+use soundshelf_service::catalog::CatalogService;
 use soundshelf_service::health::HealthService;
 use soundshelf_service::monitoring::MonitoringService;
 use soundshelf_service::{AuthService, DownloadsService, FavoritesService};
@@ -23,6 +24,8 @@ pub struct AppState {
     pub downloads: DownloadsService,
     /// Operators' changes to users, and the audit log.
     pub accounts: AccountsService,
+    /// Operators' catalogue.
+    pub catalog: CatalogService,
     /// Monitoring use cases (admin API).
     pub monitoring: MonitoringService,
     /// Readiness of the dependencies.

@@ -99,6 +99,11 @@ pub fn user_state(user: &crate::User) -> Value {
     serde_json::to_value(user).unwrap_or(Value::Null)
 }
 
+/// How a track's state is recorded: as the admin API shows it.
+pub fn track_state(track: &crate::catalog::CatalogTrack) -> Value {
+    serde_json::to_value(track).unwrap_or(Value::Null)
+}
+
 /// How a day's count is recorded.
 pub fn quota_state(day: time::Date, used_today: u32) -> Value {
     serde_json::json!({"day": day.to_string(), "used_today": used_today})

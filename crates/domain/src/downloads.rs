@@ -30,7 +30,7 @@
 //! ```
 
 use crate::ValidationError;
-use crate::catalog::Quality;
+use crate::catalog::{ObjectKey, Quality, object_key};
 use crate::codes::ErrorCode;
 use crate::ids::CatalogId;
 use crate::users::{Plan, User};
@@ -117,6 +117,8 @@ pub struct Track {
     pub premium_required: bool,
     /// The qualities it exists in, with their sizes in bytes.
     pub files: Vec<(Quality, u64)>,
+    /// Where each quality's file lives in storage.
+    pub keys: Vec<(Quality, ObjectKey)>,
     /// Retired by an operator: kept (records and favorites keep its title) but shown and
     /// granted to no one.
     pub retired: bool,
@@ -130,13 +132,28 @@ impl Track {
         premium_required: bool,
         files: impl IntoIterator<Item = (Quality, u64)>,
     ) -> Result<Self, ValidationError> {
+        let id = CatalogId::parse_field("music_id", id)?;
+        let files: Vec<(Quality, u64)> = files.into_iter().collect();
+        let keys = files
+            .iter()
+            .map(|(q, _)| Ok((*q, ObjectKey::parse(&object_key(&id, *q))?)))
+            .collect::<Result<_, ValidationError>>()?;
         Ok(Self {
-            id: CatalogId::parse_field("music_id", id)?,
+            id,
             title: title.to_owned(),
             premium_required,
-            files: files.into_iter().collect(),
+            files,
+            keys,
             retired: false,
         })
+    }
+
+    /// Where the file of `quality` lives, if the track exists in it.
+    pub fn object_key(&self, quality: Quality) -> Option<&ObjectKey> {
+        self.keys
+            .iter()
+            .find(|(q, _)| *q == quality)
+            .map(|(_, k)| k)
     }
 
     /// Whether the catalogue offers it: not retired.
@@ -511,6 +528,17 @@ impl DownloadStatus {
 /// Whether a download token is still valid at `now`: strictly before its expiry.
 pub fn token_is_live(expires_at: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
     now < expires_at
+}
+
+/// Whether a download link (token) of `track` may still be redeemed at `now`: the token
+/// is live and the track has not been retired since the grant (a retired track's links
+/// have expired: 410).
+pub fn link_is_live(
+    expires_at: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+    track: &Track,
+) -> bool {
+    token_is_live(expires_at, now) && track.is_listed()
 }
 
 /// When a CDN redirect made at `now` expires: `ttl` later, and never after the token.

@@ -48,6 +48,12 @@ impl CatalogId {
     }
 }
 
+impl Serialize for CatalogId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 /// Ids named in a query as `a,b,c`: 1–`max` valid ids, duplicates folded, in the order
 /// first named; `field` names the parameter in errors.
 ///

@@ -1,8 +1,11 @@
 //! The catalogue of tracks.
 
 use async_trait::async_trait;
-use soundshelf_domain::CatalogId;
+use soundshelf_domain::audit::AuditEntry;
+use soundshelf_domain::catalog::CatalogTrack;
 use soundshelf_domain::downloads::Track;
+use soundshelf_domain::{CatalogId, PageRequest};
+use time::OffsetDateTime;
 
 use crate::StoreError;
 
@@ -19,6 +22,19 @@ pub struct MusicEntry {
     pub category: Option<String>,
 }
 
+/// Builds the audit entry of a catalogue change from the track as it was (`None`: new);
+/// runs inside the store's transaction.
+pub type TrackRecorder = Box<dyn FnOnce(Option<&CatalogTrack>) -> AuditEntry + Send>;
+
+/// A page of the catalogue, newest first, each track with the time it was created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogPage {
+    /// The tracks, retired ones included.
+    pub items: Vec<(CatalogTrack, OffsetDateTime)>,
+    /// Whether more follow.
+    pub has_more: bool,
+}
+
 /// The catalogue of tracks.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -29,4 +45,32 @@ pub trait CatalogStore: Send + Sync {
     /// The entries of those of `ids` the catalogue holds (retired ones included), in any
     /// order.
     async fn entries(&self, ids: &[CatalogId]) -> Result<Vec<MusicEntry>, StoreError>;
+
+    /// A page of the catalogue (retired tracks included), newest first, optionally only
+    /// the titles containing `search` (case-insensitive).
+    async fn catalog_page(
+        &self,
+        search: Option<String>,
+        page: &PageRequest,
+    ) -> Result<CatalogPage, StoreError>;
+
+    /// Creates or replaces `track` (its row, live again, and exactly its assets) with the
+    /// entry `record` makes, in one transaction; when the stored track already is
+    /// `track`, writes nothing and returns `false`.
+    async fn put_track(
+        &self,
+        track: &CatalogTrack,
+        record: TrackRecorder,
+    ) -> Result<bool, StoreError>;
+
+    /// Retires track `id` at `at` with the entry `record` makes, and expires its live
+    /// download tokens at `at`, in one transaction.
+    /// `None` when there is no such track; an already retired track is returned as it
+    /// is and nothing is written.
+    async fn retire_track(
+        &self,
+        id: &CatalogId,
+        at: OffsetDateTime,
+        record: TrackRecorder,
+    ) -> Result<Option<CatalogTrack>, StoreError>;
 }

@@ -21,6 +21,13 @@ pub struct Operator {
     actor: Actor,
 }
 
+impl Operator {
+    /// Who it is, for the audit log.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
 /// Why an accounts use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {

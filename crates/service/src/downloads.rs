@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use soundshelf_domain::catalog::object_key;
+use soundshelf_domain::catalog::ObjectKey;
 use soundshelf_domain::downloads::{
     Allowance, ByteRange, DownloadStatus, GrantDenied, Offer, Plans, Usage, allowance,
-    check_entitlement, decide_quota, offers, quota_day, redemption_uses_a_use, redirect_expiry,
-    reported_state, token_is_live,
+    check_entitlement, decide_quota, link_is_live, offers, quota_day, redemption_uses_a_use,
+    redirect_expiry, reported_state, token_is_live,
 };
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::{
@@ -81,6 +81,8 @@ pub struct ClientInfo {
 pub struct Redemption {
     /// The token's row (after this use).
     pub token: TokenRecord,
+    /// Where the file lives in storage.
+    pub object_key: ObjectKey,
     /// The track's title, for the file name.
     pub title: String,
     /// The size of the whole file.
@@ -381,9 +383,16 @@ impl DownloadsService {
             .track(&token.music_id)
             .await?
             .ok_or(DownloadsError::TokenNotFound)?;
+        if !link_is_live(token.expires_at, now, &track) {
+            return Err(DownloadsError::TokenExpired);
+        }
         let file_size = track
             .size(token.quality)
             .ok_or(DownloadsError::TokenNotFound)?;
+        let object_key = track
+            .object_key(token.quality)
+            .ok_or(DownloadsError::TokenNotFound)?
+            .clone();
         let range = match range {
             None => None,
             Some(r) => Some(
@@ -405,11 +414,11 @@ impl DownloadsService {
         // The redirect lives `redirect_ttl`, and never past the token itself.
         let redirect = self.cdn.as_ref().map(|signer| {
             let expires_at = redirect_expiry(now, self.policy.redirect_ttl, token.expires_at);
-            let key = object_key(&token.music_id, token.quality);
-            signer.sign(&key, head, now, expires_at)
+            signer.sign(object_key.as_str(), head, now, expires_at)
         });
         Ok(Redemption {
             token,
+            object_key,
             title: track.title,
             file_size,
             range,

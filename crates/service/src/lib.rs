@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod downloads;
 pub mod favorites;
 pub mod health;

@@ -6,17 +6,20 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use soundshelf_domain::catalog::{CatalogTrack, ObjectKey};
 use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Track, UsageSnapshot};
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
 use soundshelf_ports::{
-    CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore, GrantDecider,
-    GrantRequest, MusicEntry, RecordPage, RecordReport, StoreError, TokenRecord,
+    CatalogPage, CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
+    GrantDecider, GrantRequest, MusicEntry, RecordPage, RecordReport, StoreError, TokenRecord,
+    TrackRecorder,
 };
 use std::collections::HashMap;
 
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
+use crate::catalog::AssetRow;
 use crate::database::{Backend, Store, detached, lock_user, page_start, split_page, with_conn};
 use crate::error::{corrupt, query_error, size};
 use crate::schema::{
@@ -51,12 +54,37 @@ impl CatalogStore for Store {
     async fn entries(&self, ids: &[CatalogId]) -> Result<Vec<MusicEntry>, StoreError> {
         detached!(self as store, (ids) => store.entries_by_id(ids))
     }
+
+    async fn catalog_page(
+        &self,
+        search: Option<String>,
+        page: &PageRequest,
+    ) -> Result<CatalogPage, StoreError> {
+        detached!(self as store, (page) => store.catalog_page_now(search, page))
+    }
+
+    async fn put_track(
+        &self,
+        track: &CatalogTrack,
+        record: TrackRecorder,
+    ) -> Result<bool, StoreError> {
+        detached!(self as store, (track) => store.put_track_now(track, record))
+    }
+
+    async fn retire_track(
+        &self,
+        id: &CatalogId,
+        at: OffsetDateTime,
+        record: TrackRecorder,
+    ) -> Result<Option<CatalogTrack>, StoreError> {
+        detached!(self as store, (id) => store.retire_track_now(id, at, record))
+    }
 }
 
 /// A track's title, premium flag and retirement, and its (quality, size) rows.
 type TrackRows = (
     (String, bool, Option<PrimitiveDateTime>),
-    Vec<(String, i64)>,
+    Vec<(String, String, i64)>,
 );
 
 /// A catalogue row: id, title, cover, duration, category, premium flag, retirement.
@@ -70,10 +98,21 @@ type EntryRow = (
     Option<PrimitiveDateTime>,
 );
 
-fn files(rows: Vec<(String, i64)>) -> Result<Vec<(Quality, u64)>, StoreError> {
-    rows.into_iter()
-        .map(|(q, n)| Ok((quality(&q, "music_assets")?, size(n)?)))
-        .collect()
+/// The files and keys of a track from its (quality, key, size) rows.
+type Files = (Vec<(Quality, u64)>, Vec<(Quality, ObjectKey)>);
+
+fn files(rows: Vec<(String, String, i64)>) -> Result<Files, StoreError> {
+    let mut files = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    for (q, key, n) in rows {
+        let q = quality(&q, "music_assets")?;
+        files.push((q, size(n)?));
+        keys.push((
+            q,
+            ObjectKey::parse(&key).map_err(|e| corrupt("music_assets", e))?,
+        ));
+    }
+    Ok((files, keys))
 }
 
 impl Store {
@@ -93,9 +132,13 @@ impl Store {
             match track {
                 None => None,
                 Some(track) => {
-                    let files: Vec<(String, i64)> = music_assets::table
+                    let files: Vec<(String, String, i64)> = music_assets::table
                         .filter(music_assets::music_id.eq(id.as_str()))
-                        .select((music_assets::quality, music_assets::file_size))
+                        .select((
+                            music_assets::quality,
+                            music_assets::object_key,
+                            music_assets::file_size,
+                        ))
                         .load(conn)
                         .await
                         .map_err(query_error)?;
@@ -106,11 +149,13 @@ impl Store {
         let Some(((title, premium_required, retired_at), rows)) = found else {
             return Ok(None);
         };
+        let (files, keys) = files(rows)?;
         Ok(Some(Track {
             id: id.clone(),
             title,
             premium_required,
-            files: files(rows)?,
+            files,
+            keys,
             retired: retired_at.is_some(),
         }))
     }
@@ -120,7 +165,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let keys: Vec<&str> = ids.iter().map(CatalogId::as_str).collect();
-        let (rows, assets): (Vec<EntryRow>, Vec<(String, String, i64)>) = with_conn!(self, conn => {
+        let (rows, assets): (Vec<EntryRow>, Vec<AssetRow>) = with_conn!(self, conn => {
             let rows = music_files::table
                 .filter(music_files::id.eq_any(&keys))
                 .select((
@@ -140,6 +185,7 @@ impl Store {
                 .select((
                     music_assets::music_id,
                     music_assets::quality,
+                    music_assets::object_key,
                     music_assets::file_size,
                 ))
                 .load(conn)
@@ -147,20 +193,22 @@ impl Store {
                 .map_err(query_error)?;
             (rows, assets)
         });
-        let mut by_track: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        for (music_id, q, n) in assets {
-            by_track.entry(music_id).or_default().push((q, n));
+        let mut by_track: HashMap<String, Vec<(String, String, i64)>> = HashMap::new();
+        for (music_id, q, key, n) in assets {
+            by_track.entry(music_id).or_default().push((q, key, n));
         }
         rows.into_iter()
             .map(
                 |(id, title, cover, duration, category, premium_required, retired_at)| {
                     let bad = |e| corrupt("music_files", e);
+                    let (files, keys) = files(by_track.remove(&id).unwrap_or_default())?;
                     Ok(MusicEntry {
                         track: Track {
                             id: CatalogId::parse_field("music_id", &id).map_err(bad)?,
                             title,
                             premium_required,
-                            files: files(by_track.remove(&id).unwrap_or_default())?,
+                            files,
+                            keys,
                             retired: retired_at.is_some(),
                         },
                         cover,

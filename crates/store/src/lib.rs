@@ -6,6 +6,7 @@
 //! this crate: they become [`soundshelf_ports::StoreError`]s in `error`.
 
 mod audit;
+mod catalog;
 mod database;
 pub mod demo;
 mod downloads;

@@ -11,7 +11,6 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use ipnet::IpNet;
-use soundshelf_domain::catalog::object_key;
 use soundshelf_domain::downloads::{ByteRange, parse_range};
 use soundshelf_service::ClientInfo;
 
@@ -121,13 +120,9 @@ pub(crate) async fn redeem(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish());
     }
-    let token = &redemption.token;
-    // The key is built from checked ids, so the path stays under the storage root.
-    let key = object_key(
-        &soundshelf_domain::CatalogId::parse_field("music_id", token.music_id.as_str())?,
-        token.quality,
-    );
-    let file = NamedFile::open_async(state.storage_dir.join(&key))
+    // A checked key (no `..`, not absolute), so the path stays under the storage root.
+    let key = redemption.object_key.as_str();
+    let file = NamedFile::open_async(state.storage_dir.join(key))
         .await
         .map_err(|e| ApiError::Internal(format!("object {key}: {e}").into()))?;
     let extension = key.rsplit('.').next().unwrap_or("bin");

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod catalog;
 pub mod client;
 pub mod downloads;
 pub mod favorites;
@@ -19,4 +20,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     files::configure(cfg);
     admin::configure(cfg);
     accounts::configure(cfg);
+    catalog::configure(cfg);
 }

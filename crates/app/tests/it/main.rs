@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod api;
 mod binary;
+mod catalog;
 mod cdn;
 mod client;
 mod downloads;

@@ -1,0 +1,154 @@
+//! Operators' catalogue: pages of tracks, a track put (created or replaced, live again)
+//! and a track retired (no new grants, live links expire), each change audited in its own
+//! transaction.
+
+use std::sync::Arc;
+
+use soundshelf_domain::audit::{Action, AuditEntry, music_target, track_state};
+use soundshelf_domain::catalog::CatalogTrack;
+use soundshelf_domain::time::to_storage_precision;
+use soundshelf_domain::{AuditId, CatalogId, Cursor, PageRequest};
+use soundshelf_ports::{CatalogStore, Clock, IdGenerator, RandomIds};
+
+use crate::InfraError;
+use crate::accounts::Operator;
+
+/// Why a catalogue use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// No such track.
+    #[error("track not found")]
+    NotFound,
+    /// The infrastructure failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<soundshelf_ports::StoreError> for CatalogError {
+    fn from(e: soundshelf_ports::StoreError) -> Self {
+        Self::Infra(InfraError::from_store(e))
+    }
+}
+
+/// A page of the catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogList {
+    /// Newest first, retired tracks included.
+    pub items: Vec<CatalogTrack>,
+    /// The cursor of the next page.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// The catalogue use cases.
+#[derive(Clone)]
+pub struct CatalogService {
+    catalog: Arc<dyn CatalogStore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for CatalogService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogService").finish_non_exhaustive()
+    }
+}
+
+impl CatalogService {
+    /// The use cases over `catalog`.
+    pub fn new(catalog: Arc<dyn CatalogStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            catalog,
+            clock,
+            ids: Arc::new(RandomIds),
+        }
+    }
+
+    /// A page of the catalogue, optionally of the titles containing `search`.
+    pub async fn page(
+        &self,
+        _by: &Operator,
+        search: Option<String>,
+        page: &PageRequest,
+    ) -> Result<CatalogList, CatalogError> {
+        let found = self.catalog.catalog_page(search, page).await?;
+        let next_cursor = found
+            .has_more
+            .then(|| found.items.last())
+            .flatten()
+            .map(|(t, at)| Cursor::new(*at, t.id.as_str()));
+        Ok(CatalogList {
+            items: found.items.into_iter().map(|(t, _)| t).collect(),
+            next_cursor,
+        })
+    }
+
+    fn entry(
+        &self,
+        by: &Operator,
+        action: Action,
+        id: &CatalogId,
+        after: Option<CatalogTrack>,
+        request_id: Option<String>,
+    ) -> impl FnOnce(Option<&CatalogTrack>) -> AuditEntry + Send + 'static {
+        let now = to_storage_precision(self.clock.now());
+        let (entry_id, actor, target) = (
+            AuditId::from_ulid(self.ids.ulid(now)),
+            by.actor().clone(),
+            music_target(id),
+        );
+        // A put records the track put; a retirement, the track as it was, retired.
+        move |before: Option<&CatalogTrack>| {
+            let after = after.or_else(|| {
+                before.map(|b| CatalogTrack {
+                    retired: true,
+                    ..b.clone()
+                })
+            });
+            AuditEntry {
+                id: entry_id,
+                at: now,
+                actor,
+                action,
+                target,
+                before: before.map(track_state),
+                after: after.as_ref().map(track_state),
+                request_id,
+            }
+        }
+    }
+
+    /// Creates or replaces `track` (live again if it was retired). Putting the same track
+    /// again writes nothing and records nothing.
+    pub async fn put(
+        &self,
+        by: &Operator,
+        track: CatalogTrack,
+        request_id: Option<String>,
+    ) -> Result<CatalogTrack, CatalogError> {
+        let record = self.entry(
+            by,
+            Action::MusicPut,
+            &track.id,
+            Some(track.clone()),
+            request_id,
+        );
+        self.catalog.put_track(&track, Box::new(record)).await?;
+        Ok(track)
+    }
+
+    /// Retires track `id`: it is no longer shown or granted, and its live links expire.
+    /// Retiring a retired track changes nothing.
+    pub async fn retire(
+        &self,
+        by: &Operator,
+        id: &CatalogId,
+        request_id: Option<String>,
+    ) -> Result<CatalogTrack, CatalogError> {
+        let at = to_storage_precision(self.clock.now());
+        let record = self.entry(by, Action::MusicRetire, id, None, request_id);
+        self.catalog
+            .retire_track(id, at, Box::new(record))
+            .await?
+            .ok_or(CatalogError::NotFound)
+    }
+}
