@@ -11,8 +11,10 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
-use soundshelf_ports::{Clock, JobLock, PageCache, Probe, RateLimiter, SystemClock, UrlSigner};
-use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache};
+use soundshelf_ports::{
+    Clock, JobLock, PageCache, Probe, RateLimiter, SystemClock, UrlSigner, UserEvents,
+};
+use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache, RedisUserEvents};
 use soundshelf_service::accounts::AccountsService;
 use soundshelf_service::catalog::CatalogService;
 use soundshelf_service::health::HealthService;
@@ -226,7 +228,15 @@ impl Application {
             health: HealthService::new(shared.clone(), redis_probe, limiter),
             storage_dir: settings.data.local_storage_dir.clone(),
             trusted_proxies: d.trusted_proxies.clone(),
+            user_events: redis
+                .clone()
+                .map(|r| Arc::new(RedisUserEvents(r)) as Arc<dyn UserEvents>),
         });
+        if let Some(r) = &redis {
+            // Another instance changed a user: stop trusting what this one cached of it.
+            let listener = state.clone();
+            r.subscribe_user_changes(Arc::new(move |id| listener.auth.forget(id)));
+        }
         let jobs = Arc::new(jobs_service(settings, &store, redis.as_ref()));
         let request_timeout = settings.request_timeout;
         let internal = settings

@@ -76,3 +76,12 @@ pub trait UserStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<AuditPage, StoreError>;
 }
+
+/// Tells the other instances that a user changed, so that they stop trusting what they
+/// cached of it (best effort: an instance that misses it waits out its cache's lifetime).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserEvents: Send + Sync {
+    /// User `id` changed.
+    async fn user_changed(&self, id: &UserId);
+}

@@ -11,6 +11,7 @@
 //! connections never belong to an HTTP worker that stops first at shutdown.
 
 mod cache;
+mod events;
 mod limiter;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use redis::{AsyncCommands, Script};
 use soundshelf_ports::{BoxError, JobLock, LockToken, Probe, RateDecision, StoreError};
 
 pub use cache::RedisPageCache;
+pub use events::RedisUserEvents;
 pub use limiter::RedisLimiter;
 
 /// The most any one Redis operation may take, waiting for a connection included.
@@ -37,6 +39,8 @@ pub struct RedisUnavailable(String);
 #[derive(Clone)]
 pub struct Redis {
     pool: Pool,
+    /// Where Redis is, for the subscriber's own connection.
+    url: String,
     prefix: String,
     /// The runtime the pool was made on; every operation runs there.
     runtime: tokio::runtime::Handle,
@@ -103,6 +107,7 @@ impl Redis {
             .map_err(|e| RedisUnavailable(e.to_string()))?;
         Ok(Self {
             pool,
+            url: url.to_owned(),
             prefix: prefix.to_owned(),
             runtime,
         })

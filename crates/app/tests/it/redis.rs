@@ -258,3 +258,87 @@ async fn a_job_started_on_both_instances_at_once_runs_once() {
     ));
     instance_a.clear().await.unwrap();
 }
+
+/// Asks `path` as `user` until it answers `want`; fails after 5 s.
+async fn until(app: &TestApp, path: &str, user: &str, want: u16) {
+    let start = Instant::now();
+    loop {
+        let (status, _) = app.get(path, user).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{path} as {user}: still {status} after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// SPEC §11 across instances: a ban made on A is refused on B within 5 s (not after B's
+/// 30 s auth cache), the user's live link answers 410 on both, and an upgrade through
+/// `/internal/users` on A lets B grant lossless within 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_or_an_upgrade_on_one_instance_reaches_the_other_within_5_s() {
+    let secret = "an-internal-secret-of-at-least-32-bytes";
+    let a = spawn_app_with(
+        Backend::Mysql,
+        &[
+            ("REDIS_URL", SHARED_REDIS),
+            ("AUTH_CACHE_TTL", "30s"),
+            ("INTERNAL_API_SECRET", secret),
+        ],
+    )
+    .await;
+    let b = a.another_instance().await;
+    // Both instances cache both users.
+    for app in [&a, &b] {
+        for user in ["user_trial", "user_free"] {
+            assert_eq!(app.get("/api/me", user).await.0, 200);
+        }
+    }
+    let (status, grant) = b.get(&grant_path(1), "user_trial").await;
+    assert_eq!(status, 200, "{grant}");
+    let url = grant["data"]["download_url"].as_str().unwrap();
+    let link = url[url.find("/files/").unwrap()..].to_owned();
+
+    let res = a
+        .client
+        .patch(a.url("/api/admin/users/user_trial"))
+        .bearer_auth(token("user_admin"))
+        .json(&serde_json::json!({"status": "banned"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let banned_at = Instant::now();
+    assert_error(&a.get("/api/me", "user_trial").await, 403, "USER_INACTIVE");
+    until(&b, "/api/me", "user_trial", 403).await;
+    assert!(banned_at.elapsed() < Duration::from_secs(5));
+    for app in [&a, &b] {
+        assert_error(
+            &app.get(&link, "user_trial").await,
+            410,
+            "DOWNLOAD_LINK_EXPIRED",
+        );
+    }
+
+    // free → vip through the main backend's hook on A: B grants lossless within 5 s.
+    let body = br#"{"subscription_type":"vip","has_premium_access":true,"status":"active"}"#;
+    let t = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature =
+        soundshelf_signers::internal::RequestSigner::new(secret.as_bytes()).sign(t, body);
+    let res = a
+        .client
+        .put(a.url("/internal/users/user_free"))
+        .header("X-Signature", signature)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let lossless = "/api/music/download-url/music_002?quality=lossless";
+    assert_eq!(a.get(lossless, "user_free").await.0, 200);
+    until(&b, lossless, "user_free", 200).await;
+}
