@@ -269,6 +269,7 @@ impl Modify for ErrorResponses {
                 &mut item.get,
                 &mut item.post,
                 &mut item.put,
+                &mut item.patch,
                 &mut item.delete,
                 &mut item.head,
             ];
@@ -460,9 +461,16 @@ mod tests {
     fn every_operation_has_its_refusals_and_they_come_from_the_table() {
         let doc = ApiDoc::openapi();
         for (path, item) in &doc.paths.paths {
-            for operation in [&item.get, &item.post, &item.put, &item.delete, &item.head]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &item.get,
+                &item.post,
+                &item.put,
+                &item.patch,
+                &item.delete,
+                &item.head,
+            ]
+            .into_iter()
+            .flatten()
             {
                 let id = operation.operation_id.clone().unwrap_or_default();
                 assert!(refusals(&id).is_some(), "{path}: {id} has no refusals");
