@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod bodies;
+pub mod catalog_file;
 pub mod config;
 pub mod embedded;
 pub mod envelope;

@@ -45,10 +45,29 @@ enum Command {
         #[arg(long)]
         expires_at: Option<i64>,
     },
+    /// The catalogue: import a file of tracks.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// The scheduled jobs: list them, or run one now.
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Check every row of FILE (CSV with a header row, or a JSON array; docs/catalog.md),
+    /// then, when all are good, create or replace every track, 1,000 per transaction.
+    /// With a bad row, each is printed and nothing is applied (exit 1).
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Check only; apply nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -116,6 +135,12 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
+    if let Some(Command::Catalog {
+        command: CatalogCommand::Import { file, dry_run },
+    }) = &cli.command
+    {
+        return catalog_import(settings, file, *dry_run);
+    }
     telemetry::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -229,6 +254,60 @@ async fn run_job_now(settings: Settings, job: Job) -> anyhow::Result<()> {
         JobRun::Skipped => println!("{}: skipped, another instance is running it", job.name()),
     }
     Ok(())
+}
+
+/// `soundshelf catalog import`: 0 when every row is good (and, without `--dry-run`,
+/// applied), 1 when a row is bad (nothing applied), 2 when the database fails.
+fn catalog_import(settings: Settings, file: &std::path::Path, dry_run: bool) -> ExitCode {
+    let tracks = match soundshelf_app::catalog_file::read(file) {
+        Ok(tracks) => tracks,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "catalog import: {} bad row(s); nothing applied",
+                errors.len()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("catalog import: {} rows checked, all good", tracks.len());
+    if dry_run {
+        println!("catalog import: --dry-run, nothing applied");
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init(&settings);
+    let applied = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| {
+            rt.block_on(async {
+                if settings.auto_migrate {
+                    soundshelf_app::startup::migrate(&settings.data).await?;
+                }
+                let store = soundshelf_app::startup::connect(&settings.data).await?;
+                let catalog = soundshelf_service::catalog::CatalogService::new(
+                    std::sync::Arc::new(store),
+                    std::sync::Arc::new(soundshelf_ports::SystemClock),
+                );
+                Ok(catalog.import(&tracks).await?)
+            })
+        });
+    match applied {
+        Ok(c) => {
+            println!(
+                "catalog import: created {}, updated {}, unchanged {}",
+                c.created, c.updated, c.unchanged
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// `soundshelf sign-url`: prints the signed URL, or refuses with exit code 2.

@@ -26,6 +26,22 @@ pub struct MusicEntry {
 /// runs inside the store's transaction.
 pub type TrackRecorder = Box<dyn FnOnce(Option<&CatalogTrack>) -> AuditEntry + Send>;
 
+/// Builds the audit entries of a batch: for each track put, the track as it was (`None`:
+/// new) and as it is put.
+pub type BatchRecorder =
+    Box<dyn Fn(Option<&CatalogTrack>, &CatalogTrack) -> AuditEntry + Send + Sync>;
+
+/// What a batch put did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutCounts {
+    /// Tracks that did not exist.
+    pub created: u64,
+    /// Tracks that existed and changed (a retired one put back included).
+    pub updated: u64,
+    /// Tracks already exactly so: nothing written.
+    pub unchanged: u64,
+}
+
 /// A page of the catalogue, newest first, each track with the time it was created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogPage {
@@ -62,6 +78,17 @@ pub trait CatalogStore: Send + Sync {
         track: &CatalogTrack,
         record: TrackRecorder,
     ) -> Result<bool, StoreError>;
+
+    /// Creates or replaces every track of `tracks` (distinct ids), as [`put_track`]
+    /// does, in one transaction and a bounded number of statements; each change gets the
+    /// entry `record` makes. Nothing is written for a track already exactly so.
+    ///
+    /// [`put_track`]: CatalogStore::put_track
+    async fn put_tracks(
+        &self,
+        tracks: &[CatalogTrack],
+        record: BatchRecorder,
+    ) -> Result<PutCounts, StoreError>;
 
     /// Retires track `id` at `at` with the entry `record` makes, and expires its live
     /// download tokens at `at`, in one transaction.

@@ -4,14 +4,17 @@
 
 use std::sync::Arc;
 
-use soundshelf_domain::audit::{Action, AuditEntry, music_target, track_state};
+use soundshelf_domain::audit::{Action, Actor, AuditEntry, music_target, track_state};
 use soundshelf_domain::catalog::CatalogTrack;
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::{AuditId, CatalogId, Cursor, PageRequest};
-use soundshelf_ports::{CatalogStore, Clock, IdGenerator, RandomIds};
+use soundshelf_ports::{BatchRecorder, CatalogStore, Clock, IdGenerator, PutCounts, RandomIds};
 
 use crate::InfraError;
 use crate::accounts::Operator;
+
+/// How many tracks an import writes per transaction.
+pub const IMPORT_BATCH: usize = 1000;
 
 /// Why a catalogue use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +137,32 @@ impl CatalogService {
         );
         self.catalog.put_track(&track, Box::new(record)).await?;
         Ok(track)
+    }
+
+    /// Creates or replaces every track of `tracks` (already checked, distinct ids), a
+    /// transaction per [`IMPORT_BATCH`] tracks, each change audited with actor `system`.
+    /// Returns the counts; a second import of the same file changes nothing.
+    pub async fn import(&self, tracks: &[CatalogTrack]) -> Result<PutCounts, CatalogError> {
+        let mut total = PutCounts::default();
+        for batch in tracks.chunks(IMPORT_BATCH) {
+            let now = to_storage_precision(self.clock.now());
+            let ids = self.ids.clone();
+            let record: BatchRecorder = Box::new(move |before, after| AuditEntry {
+                id: AuditId::from_ulid(ids.ulid(now)),
+                at: now,
+                actor: Actor::System,
+                action: Action::MusicPut,
+                target: music_target(&after.id),
+                before: before.map(track_state),
+                after: Some(track_state(after)),
+                request_id: None,
+            });
+            let counts = self.catalog.put_tracks(batch, record).await?;
+            total.created += counts.created;
+            total.updated += counts.updated;
+            total.unchanged += counts.unchanged;
+        }
+        Ok(total)
     }
 
     /// Retires track `id`: it is no longer shown or granted, and its live links expire.

@@ -7,17 +7,17 @@ use std::collections::HashMap;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, RunQueryDsl};
 use soundshelf_domain::catalog::{Asset, CatalogTrack, ObjectKey};
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, PageRequest, Quality};
-use soundshelf_ports::{CatalogPage, StoreError, TrackRecorder};
+use soundshelf_ports::{BatchRecorder, CatalogPage, PutCounts, StoreError, TrackRecorder};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::audit::insert_audit;
-use crate::database::{Store, page_start, split_page, with_conn};
+use crate::audit::{AuditRow, insert_audit};
+use crate::database::{SqliteConn, Store, page_start, split_page, with_conn};
 use crate::error::{corrupt, query_error, size};
-use crate::schema::{download_tokens, music_assets, music_files};
+use crate::schema::{audit_log, download_tokens, music_assets, music_files};
 
 /// id, title, cover, duration, category, premium flag, created, retired.
 type TrackRow = (
@@ -97,6 +97,113 @@ fn tracks(
             },
         )
         .collect()
+}
+
+/// A new track's row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = music_files)]
+struct NewTrackRow {
+    id: String,
+    title: String,
+    cover: String,
+    duration: i32,
+    category: Option<String>,
+    premium_required: bool,
+}
+
+impl NewTrackRow {
+    fn from_domain(t: &CatalogTrack) -> Self {
+        Self {
+            id: t.id.as_str().to_owned(),
+            title: t.title.clone(),
+            cover: t.cover.clone(),
+            duration: i32::try_from(t.duration).unwrap_or(i32::MAX),
+            category: t.category.clone(),
+            premium_required: t.premium_required,
+        }
+    }
+}
+
+/// An asset's row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = music_assets)]
+struct NewAssetRow {
+    music_id: String,
+    quality: &'static str,
+    object_key: String,
+    file_size: i64,
+}
+
+impl NewAssetRow {
+    fn from_domain(id: &CatalogId, a: &Asset) -> Self {
+        Self {
+            music_id: id.as_str().to_owned(),
+            quality: a.quality.as_str(),
+            object_key: a.object_key.as_str().to_owned(),
+            file_size: i64::try_from(a.file_size).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// Multi-row inserts, which each backend does its own way: one statement on MySQL; on
+/// SQLite (no network round trip, no `DEFAULT` in a multi-row insert) one blocking call
+/// that inserts row by row.
+trait CatalogBatch {
+    async fn insert_tracks(&mut self, rows: Vec<NewTrackRow>) -> QueryResult<()>;
+    async fn insert_assets(&mut self, rows: Vec<NewAssetRow>) -> QueryResult<()>;
+    async fn insert_audit(&mut self, rows: Vec<AuditRow>) -> QueryResult<()>;
+}
+
+impl CatalogBatch for AsyncMysqlConnection {
+    async fn insert_tracks(&mut self, rows: Vec<NewTrackRow>) -> QueryResult<()> {
+        diesel::insert_into(music_files::table)
+            .values(&rows)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_assets(&mut self, rows: Vec<NewAssetRow>) -> QueryResult<()> {
+        diesel::insert_into(music_assets::table)
+            .values(&rows)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_audit(&mut self, rows: Vec<AuditRow>) -> QueryResult<()> {
+        diesel::insert_into(audit_log::table)
+            .values(&rows)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl CatalogBatch for SqliteConn {
+    async fn insert_tracks(&mut self, rows: Vec<NewTrackRow>) -> QueryResult<()> {
+        self.spawn_blocking(move |c| {
+            diesel::RunQueryDsl::execute(diesel::insert_into(music_files::table).values(&rows), c)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_assets(&mut self, rows: Vec<NewAssetRow>) -> QueryResult<()> {
+        self.spawn_blocking(move |c| {
+            diesel::RunQueryDsl::execute(diesel::insert_into(music_assets::table).values(&rows), c)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_audit(&mut self, rows: Vec<AuditRow>) -> QueryResult<()> {
+        self.spawn_blocking(move |c| {
+            diesel::RunQueryDsl::execute(diesel::insert_into(audit_log::table).values(&rows), c)
+        })
+        .await?;
+        Ok(())
+    }
 }
 
 /// Why a catalogue transaction rolls back.
@@ -239,6 +346,83 @@ impl Store {
             .await?
         });
         Ok(changed)
+    }
+
+    pub(crate) async fn put_tracks_now(
+        &self,
+        batch: &[CatalogTrack],
+        record: BatchRecorder,
+    ) -> Result<PutCounts, StoreError> {
+        let counts = with_conn!(self, conn => {
+            conn.transaction(async |conn| {
+                let ids: Vec<&str> = batch.iter().map(|t| t.id.as_str()).collect();
+                let rows: Vec<TrackRow> = music_files::table
+                    .filter(music_files::id.eq_any(&ids))
+                    .select(track_columns!())
+                    .load(conn)
+                    .await?;
+                let assets = load_assets!(conn, &ids)?;
+                let stored: HashMap<CatalogId, CatalogTrack> = tracks(rows, assets)
+                    .map_err(TxError::Corrupt)?
+                    .into_iter()
+                    .map(|(t, _)| (t.id.clone(), t))
+                    .collect();
+                let mut counts = PutCounts::default();
+                let mut changed: Vec<&CatalogTrack> = Vec::new();
+                let mut entries = Vec::new();
+                for track in batch {
+                    let before = stored.get(&track.id);
+                    match before {
+                        Some(b) if b == track => counts.unchanged += 1,
+                        Some(_) => counts.updated += 1,
+                        None => counts.created += 1,
+                    }
+                    if before != Some(track) {
+                        changed.push(track);
+                        entries.push(AuditRow::from_domain(&record(before, track)));
+                    }
+                }
+                if changed.is_empty() {
+                    return Ok::<_, TxError>(counts);
+                }
+                let new_rows: Vec<NewTrackRow> = changed
+                    .iter()
+                    .filter(|t| !stored.contains_key(&t.id))
+                    .map(|t| NewTrackRow::from_domain(t))
+                    .collect();
+                if !new_rows.is_empty() {
+                    conn.insert_tracks(new_rows).await?;
+                }
+                for t in changed.iter().filter(|t| stored.contains_key(&t.id)) {
+                    diesel::update(music_files::table.find(t.id.as_str()))
+                        .set((
+                            music_files::title.eq(&t.title),
+                            music_files::cover.eq(&t.cover),
+                            music_files::duration.eq(i32::try_from(t.duration).unwrap_or(i32::MAX)),
+                            music_files::category.eq(&t.category),
+                            music_files::premium_required.eq(t.premium_required),
+                            music_files::retired_at.eq(None::<PrimitiveDateTime>),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                let changed_ids: Vec<&str> = changed.iter().map(|t| t.id.as_str()).collect();
+                diesel::delete(music_assets::table.filter(music_assets::music_id.eq_any(&changed_ids)))
+                    .execute(conn)
+                    .await?;
+                let asset_rows: Vec<NewAssetRow> = changed
+                    .iter()
+                    .flat_map(|t| t.assets.iter().map(|a| NewAssetRow::from_domain(&t.id, a)))
+                    .collect();
+                if !asset_rows.is_empty() {
+                    conn.insert_assets(asset_rows).await?;
+                }
+                conn.insert_audit(entries).await?;
+                Ok(counts)
+            })
+            .await?
+        });
+        Ok(counts)
     }
 
     pub(crate) async fn retire_track_now(

@@ -11,9 +11,9 @@ use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Track, Us
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
 use soundshelf_ports::{
-    CatalogPage, CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
-    GrantDecider, GrantRequest, MusicEntry, RecordPage, RecordReport, StoreError, TokenRecord,
-    TrackRecorder,
+    BatchRecorder, CatalogPage, CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord,
+    DownloadStore, GrantDecider, GrantRequest, MusicEntry, PutCounts, RecordPage, RecordReport,
+    StoreError, TokenRecord, TrackRecorder,
 };
 use std::collections::HashMap;
 
@@ -69,6 +69,14 @@ impl CatalogStore for Store {
         record: TrackRecorder,
     ) -> Result<bool, StoreError> {
         detached!(self as store, (track) => store.put_track_now(track, record))
+    }
+
+    async fn put_tracks(
+        &self,
+        tracks: &[CatalogTrack],
+        record: BatchRecorder,
+    ) -> Result<PutCounts, StoreError> {
+        detached!(self as store, (tracks) => store.put_tracks_now(tracks, record))
     }
 
     async fn retire_track(

@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod binary;
 mod catalog;
+mod catalog_import;
 mod cdn;
 mod client;
 mod downloads;

@@ -1,0 +1,147 @@
+//! `soundshelf catalog import` through the real binary on both backends: 10,000 rows
+//! applied with counts printed, a second run changes nothing, and a file with 3 bad rows
+//! among 10,000 names those rows and fields and applies nothing.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use soundshelf_store::testing::{TestDb, query_text};
+use soundshelf_store::{Backend, DbConfig};
+
+soundshelf_store::on_both_backends!(ten_thousand_rows_import_once_and_bad_rows_apply_nothing,);
+
+const HEADER: &str = "id,title,cover,duration,category,premium_required,standard_key,standard_size,high_key,high_size,lossless_key,lossless_size\n";
+
+/// `rows` CSV rows with ids `{prefix}{n}`; `bad` rows replaced by the given lines.
+fn catalogue(prefix: &str, rows: usize, bad: &[(usize, String)]) -> String {
+    let mut text = HEADER.to_owned();
+    for n in 1..=rows {
+        if let Some((_, line)) = bad.iter().find(|(row, _)| *row == n) {
+            text.push_str(line);
+        } else {
+            write!(
+                text,
+                "{prefix}{n},曲目 {n},/c/{n}.jpg,{},冥想,{},music/{prefix}{n}_128k.mp3,{},music/{prefix}{n}_320k.mp3,{},,",
+                60 + n % 600,
+                n % 7 == 0,
+                16_000 * (60 + n % 600),
+                40_000 * (60 + n % 600)
+            )
+            .unwrap();
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn import(db: &DbConfig, dir: &std::path::Path, file: &std::path::Path) -> (bool, String, String) {
+    let url = match db {
+        DbConfig::Mysql { url } => url.clone(),
+        DbConfig::Sqlite { path } => format!("sqlite://{}", path.display()),
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_soundshelf"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", url)
+        .env("JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!")
+        .env("AUTO_MIGRATE", "true")
+        .env("LOG_LEVEL", "warn")
+        .args(["catalog", "import"])
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn count(db: &DbConfig, sql: &str) -> u64 {
+    query_text(
+        db,
+        &format!("SELECT CAST(COUNT(*) AS CHAR) AS value FROM {sql}"),
+    )
+    .await
+    .unwrap()
+    .parse()
+    .unwrap()
+}
+
+async fn ten_thousand_rows_import_once_and_bad_rows_apply_nothing(backend: Backend) {
+    let db = TestDb::empty(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("catalogue.csv");
+    std::fs::write(&good, catalogue("t", 10_000, &[])).unwrap();
+
+    let (ok, out, err) = import(&db.config, dir.path(), &good);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("10000 rows checked"), "{out}");
+    assert!(
+        out.contains("created 10000, updated 0, unchanged 0"),
+        "{out}"
+    );
+    assert_eq!(count(&db.config, "music_files").await, 10_000);
+    assert_eq!(count(&db.config, "music_assets").await, 20_000);
+    assert_eq!(
+        count(
+            &db.config,
+            "audit_log WHERE actor = 'system' AND action = 'music.put'"
+        )
+        .await,
+        10_000
+    );
+
+    let (ok, out, err) = import(&db.config, dir.path(), &good);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("created 0, updated 0, unchanged 10000"),
+        "{out}"
+    );
+    assert_eq!(
+        count(&db.config, "audit_log").await,
+        10_000,
+        "a second run records nothing"
+    );
+
+    // Three bad rows among 10,000 new ones: each named, nothing applied.
+    let bad = dir.path().join("bad.csv");
+    let lines = vec![
+        (17, "n17,,,60,,false,music/n17.mp3,100,,,,".to_owned()),
+        (5000, "n5000,好,,60,,false,music/n5000.mp3,0,,,,".to_owned()),
+        (
+            9999,
+            "n/9999,好,,60,,false,music/n9999.mp3,100,,,,".to_owned(),
+        ),
+    ];
+    std::fs::write(&bad, catalogue("n", 10_000, &lines)).unwrap();
+    let (ok, out, err) = import(&db.config, dir.path(), &bad);
+    assert!(!ok, "{out}{err}");
+    let named: Vec<&str> = err.lines().filter(|l| l.starts_with("row ")).collect();
+    assert_eq!(named.len(), 3, "{err}");
+    assert!(
+        named[0].starts_with("row 17:") && named[0].contains("title"),
+        "{err}"
+    );
+    assert!(
+        named[1].starts_with("row 5000:") && named[1].contains("file_size"),
+        "{err}"
+    );
+    assert!(
+        named[2].starts_with("row 9999:") && named[2].contains("id"),
+        "{err}"
+    );
+    assert!(err.contains("nothing applied"), "{err}");
+    assert_eq!(
+        count(&db.config, "music_files").await,
+        10_000,
+        "nothing applied"
+    );
+    assert_eq!(count(&db.config, "audit_log").await, 10_000);
+}
