@@ -18,6 +18,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -69,6 +69,13 @@ enum CatalogCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check that every asset of every live track exists in the storage backend with
+    /// the catalogue's size; print each mismatch; exit 1 if there is any.
+    Verify {
+        /// How many objects to check at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +147,12 @@ fn main() -> ExitCode {
     }) = &cli.command
     {
         return catalog_import(settings, file, *dry_run);
+    }
+    if let Some(Command::Catalog {
+        command: CatalogCommand::Verify { concurrency },
+    }) = &cli.command
+    {
+        return catalog_verify(settings, *concurrency);
     }
     telemetry::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -307,6 +320,71 @@ fn catalog_import(settings: Settings, file: &std::path::Path, dry_run: bool) -> 
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `soundshelf catalog verify`: 0 when every live asset is as the catalogue says, 1 when
+/// one is not (each printed), 2 when it cannot check.
+fn catalog_verify(settings: Settings, concurrency: usize) -> ExitCode {
+    use soundshelf_service::catalog::Problem;
+    if !matches!(
+        settings.downloads.backend,
+        soundshelf_app::config::StorageBackend::Local
+    ) {
+        eprintln!(
+            "error: catalog verify checks the local backend only for now; with qiniu or oss, check the bucket with the vendor's tools"
+        );
+        return ExitCode::from(2);
+    }
+    telemetry::init(&settings);
+    let storage = std::sync::Arc::new(soundshelf_app::storage::LocalObjects {
+        root: settings.data.local_storage_dir.clone(),
+    });
+    let found = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| {
+            rt.block_on(async {
+                let store = soundshelf_app::startup::connect(&settings.data).await?;
+                let catalog = soundshelf_service::catalog::CatalogService::new(
+                    std::sync::Arc::new(store),
+                    std::sync::Arc::new(soundshelf_ports::SystemClock),
+                );
+                Ok(catalog.verify(storage, concurrency).await?)
+            })
+        });
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    for m in &found.mismatches {
+        let problem = match &m.problem {
+            Problem::Missing => "missing".to_owned(),
+            Problem::WrongSize { expected, found } => {
+                format!("size {found}, the catalogue says {expected}")
+            }
+            Problem::Unreachable(why) => format!("could not be checked: {why}"),
+        };
+        println!(
+            "{} {} {}: {problem}",
+            m.music_id.as_str(),
+            m.quality,
+            m.object_key
+        );
+    }
+    println!(
+        "catalog verify: {} assets checked, {} mismatches",
+        found.checked,
+        found.mismatches.len()
+    );
+    if found.mismatches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

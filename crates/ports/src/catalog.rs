@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use soundshelf_domain::audit::AuditEntry;
-use soundshelf_domain::catalog::CatalogTrack;
+use soundshelf_domain::catalog::{CatalogTrack, ObjectKey};
 use soundshelf_domain::downloads::Track;
 use soundshelf_domain::{CatalogId, PageRequest};
 use time::OffsetDateTime;
@@ -100,4 +100,13 @@ pub trait CatalogStore: Send + Sync {
         at: OffsetDateTime,
         record: TrackRecorder,
     ) -> Result<Option<CatalogTrack>, StoreError>;
+}
+
+/// What a storage backend holds under a key: its size, or nothing.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ObjectSizes: Send + Sync {
+    /// The size of the object `key`, `None` when there is none. An error when the
+    /// backend cannot tell (unreachable, refused, timed out).
+    async fn size_of(&self, key: &ObjectKey) -> Result<Option<u64>, crate::BoxError>;
 }

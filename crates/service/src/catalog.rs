@@ -8,10 +8,50 @@ use soundshelf_domain::audit::{Action, Actor, AuditEntry, music_target, track_st
 use soundshelf_domain::catalog::CatalogTrack;
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::{AuditId, CatalogId, Cursor, PageRequest};
-use soundshelf_ports::{BatchRecorder, CatalogStore, Clock, IdGenerator, PutCounts, RandomIds};
+use soundshelf_ports::{
+    BatchRecorder, CatalogStore, Clock, IdGenerator, ObjectSizes, PutCounts, RandomIds,
+};
 
 use crate::InfraError;
 use crate::accounts::Operator;
+
+/// An asset the storage does not hold as the catalogue says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The track.
+    pub music_id: CatalogId,
+    /// The quality.
+    pub quality: soundshelf_domain::Quality,
+    /// Its key.
+    pub object_key: String,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+/// How an asset differs from the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// No object under the key.
+    Missing,
+    /// An object of another size.
+    WrongSize {
+        /// The catalogue's size.
+        expected: u64,
+        /// The storage's.
+        found: u64,
+    },
+    /// The storage could not tell.
+    Unreachable(String),
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verification {
+    /// Live assets checked.
+    pub checked: u64,
+    /// Those that differ, in catalogue order.
+    pub mismatches: Vec<Mismatch>,
+}
 
 /// How many tracks an import writes per transaction.
 pub const IMPORT_BATCH: usize = 1000;
@@ -163,6 +203,69 @@ impl CatalogService {
             total.unchanged += counts.unchanged;
         }
         Ok(total)
+    }
+
+    /// Checks every asset of every live track against `storage`, `concurrency` at a
+    /// time: the object exists with the catalogue's size.
+    pub async fn verify(
+        &self,
+        storage: Arc<dyn ObjectSizes>,
+        concurrency: usize,
+    ) -> Result<Verification, CatalogError> {
+        use futures_util::StreamExt;
+        let mut assets = Vec::new();
+        let mut page = PageRequest::parse(Some("100"), None, None)
+            .map_err(|e| CatalogError::Infra(InfraError::Internal(e.to_string().into())))?;
+        loop {
+            let found = self.catalog.catalog_page(None, &page).await?;
+            let last = found
+                .items
+                .last()
+                .map(|(t, at)| Cursor::new(*at, t.id.as_str()));
+            for (track, _) in found.items.into_iter().filter(|(t, _)| !t.retired) {
+                for asset in track.assets {
+                    assets.push((track.id.clone(), asset));
+                }
+            }
+            match (found.has_more, last) {
+                (true, Some(cursor)) => {
+                    page.start = soundshelf_domain::favorites::PageStart::After(cursor);
+                }
+                _ => break,
+            }
+        }
+        let checked = assets.len() as u64;
+        let mut results: Vec<(usize, Option<Mismatch>)> =
+            futures_util::stream::iter(assets.into_iter().enumerate())
+                .map(|(i, (music_id, asset))| {
+                    let storage = storage.clone();
+                    async move {
+                        let problem = match storage.size_of(&asset.object_key).await {
+                            Ok(Some(n)) if n == asset.file_size => None,
+                            Ok(Some(found)) => Some(Problem::WrongSize {
+                                expected: asset.file_size,
+                                found,
+                            }),
+                            Ok(None) => Some(Problem::Missing),
+                            Err(e) => Some(Problem::Unreachable(e.to_string())),
+                        };
+                        let mismatch = problem.map(|problem| Mismatch {
+                            music_id,
+                            quality: asset.quality,
+                            object_key: asset.object_key.as_str().to_owned(),
+                            problem,
+                        });
+                        (i, mismatch)
+                    }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+        results.sort_by_key(|(i, _)| *i);
+        Ok(Verification {
+            checked,
+            mismatches: results.into_iter().filter_map(|(_, m)| m).collect(),
+        })
     }
 
     /// Retires track `id`: it is no longer shown or granted, and its live links expire.

@@ -13,7 +13,10 @@ use std::process::Command;
 use soundshelf_store::testing::{TestDb, query_text};
 use soundshelf_store::{Backend, DbConfig};
 
-soundshelf_store::on_both_backends!(ten_thousand_rows_import_once_and_bad_rows_apply_nothing,);
+soundshelf_store::on_both_backends!(
+    ten_thousand_rows_import_once_and_bad_rows_apply_nothing,
+    verify_finds_a_deleted_file_and_a_wrong_size_on_the_local_backend,
+);
 
 const HEADER: &str = "id,title,cover,duration,category,premium_required,standard_key,standard_size,high_key,high_size,lossless_key,lossless_size\n";
 
@@ -144,4 +147,49 @@ async fn ten_thousand_rows_import_once_and_bad_rows_apply_nothing(backend: Backe
         "nothing applied"
     );
     assert_eq!(count(&db.config, "audit_log").await, 10_000);
+}
+
+/// `soundshelf catalog verify` with the app's own settings.
+fn verify(app: &soundshelf_app::testing::TestApp) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_soundshelf"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&app.env)
+        .args(["catalog", "verify", "--concurrency", "4"])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+async fn verify_finds_a_deleted_file_and_a_wrong_size_on_the_local_backend(backend: Backend) {
+    let app = soundshelf_app::testing::spawn_app(backend).await;
+    let (code, out) = verify(&app);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("36 assets checked, 0 mismatches"), "{out}");
+
+    let storage = app.dir.path().join("storage");
+    std::fs::remove_file(storage.join("music/music_002_320k.mp3")).unwrap();
+    std::fs::write(storage.join("music/music_005_128k.mp3"), b"short").unwrap();
+    // A retired track's files are not checked.
+    std::fs::remove_file(storage.join("music/music_007_128k.mp3")).unwrap();
+    soundshelf_store::testing::execute_sql(
+        &app.db.config,
+        "UPDATE music_files SET retired_at = created_at WHERE id = 'music_007'",
+    )
+    .await;
+    let (code, out) = verify(&app);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("music_002 high music/music_002_320k.mp3: missing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("music_005 standard music/music_005_128k.mp3: size 5, the catalogue says"),
+        "{out}"
+    );
+    assert!(!out.contains("music_007"), "{out}");
+    assert!(out.contains("33 assets checked, 2 mismatches"), "{out}");
 }
