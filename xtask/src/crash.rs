@@ -9,7 +9,10 @@
 //! - each user's grant counter for a day equals the grants recorded for that day (no
 //!   grant without its counter, no counter without its grant);
 //! - every recorded grant has its token, every token its download record, and every
-//!   record that names a token names one that exists.
+//!   record that names a token names one that exists;
+//! - an operator's change (a user's nickname patched, a track put, both in each burst)
+//!   is there with its audit entry or neither is: no change without its entry, no entry
+//!   without its change, and a user's state is the `after` of its latest entry.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,9 @@ const SYNC_CHANGES: usize = 500;
 /// Demo tracks granted in each run's burst, in two qualities each.
 const TRACKS: usize = 12;
 const QUALITIES: [&str; 2] = ["standard", "high"];
+
+/// Requests in one burst: the sync, the grants, the patch and the put.
+const REQUESTS: usize = 1 + TRACKS * QUALITIES.len() + 2;
 
 /// Consistency rules over the whole database: each query counts the rows that break one.
 const INVARIANTS: &[(&str, &str)] = &[
@@ -58,6 +64,32 @@ const INVARIANTS: &[(&str, &str)] = &[
         "SELECT COUNT(*) AS n FROM user_downloads d WHERE d.download_token IS NOT NULL \
          AND NOT EXISTS (SELECT 1 FROM download_tokens t WHERE t.token = d.download_token)",
     ),
+    (
+        "a user changed without its audit entry",
+        "SELECT COUNT(*) AS n FROM users u WHERE u.id LIKE 'crash\\_u%' AND u.nickname <> 'crash' \
+         AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.target = CONCAT('user:', u.id))",
+    ),
+    (
+        "a user whose state is not the after of its latest audit entry",
+        "SELECT COUNT(*) AS n FROM users u JOIN audit_log a ON a.target = CONCAT('user:', u.id) \
+         WHERE a.id = (SELECT MAX(b.id) FROM audit_log b WHERE b.target = a.target) \
+         AND JSON_VALUE(a.after_state, '$.nickname') <> u.nickname",
+    ),
+    (
+        "a track put without its audit entry",
+        "SELECT COUNT(*) AS n FROM music_files m WHERE m.id LIKE 'crash\\_m%' AND NOT EXISTS \
+         (SELECT 1 FROM audit_log a WHERE a.target = CONCAT('music:', m.id))",
+    ),
+    (
+        "an audit entry of a track put that is not there",
+        "SELECT COUNT(*) AS n FROM audit_log a WHERE a.target LIKE 'music:crash\\_m%' AND NOT EXISTS \
+         (SELECT 1 FROM music_files m WHERE CONCAT('music:', m.id) = a.target)",
+    ),
+    (
+        "a track put with some of its assets",
+        "SELECT COUNT(*) AS n FROM music_files m WHERE m.id LIKE 'crash\\_m%' AND \
+         (SELECT COUNT(*) FROM music_assets s WHERE s.music_id = m.id) <> 3",
+    ),
 ];
 
 #[derive(QueryableByName)]
@@ -81,6 +113,10 @@ struct Answers {
     sync_accepted: bool,
     /// The grants answered 200, as (track, quality).
     grants_accepted: Vec<(String, &'static str)>,
+    /// The nickname patch answered 200.
+    patch_accepted: bool,
+    /// The track put answered 200.
+    put_accepted: bool,
     /// Requests answered at all (any status) before the kill.
     answered: usize,
 }
@@ -90,6 +126,8 @@ struct Answers {
 struct Tally {
     syncs_applied: usize,
     syncs_absent: usize,
+    changes_applied: usize,
+    changes_absent: usize,
     grants_accepted: usize,
     all_answered_before_kill: usize,
     none_answered_before_kill: usize,
@@ -144,7 +182,7 @@ async fn crash_runs(url: &str, kills: usize, profile: &str) -> anyhow::Result<()
         tokio::time::sleep(kill_after).await;
         app.kill()?;
         let answers = collect(requests, run).await;
-        if answers.answered == 1 + TRACKS * QUALITIES.len() {
+        if answers.answered == REQUESTS {
             tally.all_answered_before_kill += 1;
             window = window.mul_f64(0.8) + sent.elapsed().mul_f64(0.2);
         } else if answers.answered == 0 {
@@ -166,7 +204,10 @@ async fn crash_runs(url: &str, kills: usize, profile: &str) -> anyhow::Result<()
     let last = user(kills);
     let answers = collect(send_burst(&client, &base, &last)?, kills).await;
     ensure!(
-        answers.sync_accepted && answers.grants_accepted.len() == TRACKS * QUALITIES.len(),
+        answers.sync_accepted
+            && answers.grants_accepted.len() == TRACKS * QUALITIES.len()
+            && answers.patch_accepted
+            && answers.put_accepted,
         "the server did not work after the last kill"
     );
     check(&mut conn, kills, &answers, &mut Tally::default()).await?;
@@ -175,11 +216,14 @@ async fn crash_runs(url: &str, kills: usize, profile: &str) -> anyhow::Result<()
 
     println!(
         "crash: {kills} kills in {:.0?}, no half-applied request. Syncs: {} applied whole, {} \
-         absent; {} grants answered 200 and all found; runs with every answer in before the \
+         absent; operators' changes: {} there with their audit entries, {} absent with none; \
+         {} grants answered 200 and all found; runs with every answer in before the \
          kill: {}, with none: {} (the rest were cut mid-flight).",
         started.elapsed(),
         tally.syncs_applied,
         tally.syncs_absent,
+        tally.changes_applied,
+        tally.changes_absent,
         tally.grants_accepted,
         tally.all_answered_before_kill,
         tally.none_answered_before_kill,
@@ -213,7 +257,15 @@ async fn start(
     Ok((app, base))
 }
 
-type Burst = Vec<tokio::task::JoinHandle<Option<(u16, Option<(String, &'static str)>)>>>;
+/// What a request of a burst was.
+enum Sent {
+    Sync,
+    Grant(String, &'static str),
+    Patch,
+    Put,
+}
+
+type Burst = Vec<tokio::task::JoinHandle<Option<(u16, Sent)>>>;
 
 /// Sends the sync and the grants of `user`, each as its own task; each task ends with
 /// the status it got (or `None` when the connection died) and what it was.
@@ -238,7 +290,32 @@ fn send_burst(client: &reqwest::Client, base: &str, user: &str) -> anyhow::Resul
         .json(&body);
     tasks.push(tokio::spawn(async move {
         let res = sync.send().await.ok()?;
-        Some((res.status().as_u16(), None))
+        Some((res.status().as_u16(), Sent::Sync))
+    }));
+    // An operator's changes in the same burst: the user's nickname, and a new track.
+    let admin = server::token("user_admin")?;
+    let patch = client
+        .patch(format!("{base}/api/admin/users/{user}"))
+        .bearer_auth(&admin)
+        .json(&json!({"nickname": format!("n-{user}")}));
+    tasks.push(tokio::spawn(async move {
+        let res = patch.send().await.ok()?;
+        Some((res.status().as_u16(), Sent::Patch))
+    }));
+    let track = user.replace("crash_u", "crash_m");
+    let assets: Vec<Value> = ["standard", "high", "lossless"]
+        .iter()
+        .map(|q| json!({"quality": q, "object_key": format!("music/{track}_{q}"), "file_size": 1000}))
+        .collect();
+    let put = client
+        .put(format!("{base}/api/admin/music/{track}"))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"title": track, "duration": 60, "premium_required": false, "assets": assets}),
+        );
+    tasks.push(tokio::spawn(async move {
+        let res = put.send().await.ok()?;
+        Some((res.status().as_u16(), Sent::Put))
     }));
     for track in 1..=TRACKS {
         for quality in QUALITIES {
@@ -250,7 +327,7 @@ fn send_burst(client: &reqwest::Client, base: &str, user: &str) -> anyhow::Resul
                 .bearer_auth(&token);
             tasks.push(tokio::spawn(async move {
                 let res = grant.send().await.ok()?;
-                Some((res.status().as_u16(), Some((music, quality))))
+                Some((res.status().as_u16(), Sent::Grant(music, quality)))
             }));
         }
     }
@@ -261,7 +338,7 @@ fn send_burst(client: &reqwest::Client, base: &str, user: &str) -> anyhow::Resul
 async fn collect(burst: Burst, run: usize) -> Answers {
     let mut answers = Answers::default();
     for task in burst {
-        let Ok(Some((status, grant))) = task.await else {
+        let Ok(Some((status, sent))) = task.await else {
             continue;
         };
         answers.answered += 1;
@@ -269,9 +346,11 @@ async fn collect(burst: Burst, run: usize) -> Answers {
             eprintln!("run {run}: a request answered {status}");
             continue;
         }
-        match grant {
-            None => answers.sync_accepted = true,
-            Some(g) => answers.grants_accepted.push(g),
+        match sent {
+            Sent::Sync => answers.sync_accepted = true,
+            Sent::Grant(music, quality) => answers.grants_accepted.push((music, quality)),
+            Sent::Patch => answers.patch_accepted = true,
+            Sent::Put => answers.put_accepted = true,
         }
     }
     answers
@@ -309,6 +388,32 @@ async fn check(
             "a grant of {music} ({quality}) answered 200 is not stored"
         );
         tally.grants_accepted += 1;
+    }
+    let changed = count(
+        conn,
+        &format!("SELECT COUNT(*) AS n FROM users WHERE id = '{user}' AND nickname = 'n-{user}'"),
+    )
+    .await?;
+    ensure!(
+        changed == 1 || !answers.patch_accepted,
+        "the patch answered 200 but the user is unchanged"
+    );
+    let track = user.replace("crash_u", "crash_m");
+    let put = count(
+        conn,
+        &format!("SELECT COUNT(*) AS n FROM music_files WHERE id = '{track}'"),
+    )
+    .await?;
+    ensure!(
+        put == 1 || !answers.put_accepted,
+        "the put answered 200 but the track is not there"
+    );
+    for done in [changed, put] {
+        if done == 1 {
+            tally.changes_applied += 1;
+        } else {
+            tally.changes_absent += 1;
+        }
     }
     for (broken, sql) in INVARIANTS {
         let n = count(conn, sql).await?;
