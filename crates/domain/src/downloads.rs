@@ -238,19 +238,26 @@ pub fn check_entitlement(
     if !user.is_active() {
         return Err(GrantDenied::UserInactive);
     }
-    let track = track
-        .filter(|t| t.is_listed())
-        .ok_or(GrantDenied::MusicNotFound)?;
-    let size = track
-        .size(quality)
-        .ok_or(GrantDenied::QualityNotAvailable)?;
-    if track.premium_required && !user.has_premium_access {
+    let size = file_size_of(track, quality)?;
+    let premium_required = track.is_some_and(|t| t.premium_required);
+    if premium_required && !user.has_premium_access {
         return Err(GrantDenied::PremiumRequired);
     }
     if !plan_allows_quality(user.plan, quality) {
         return Err(GrantDenied::VipRequired);
     }
     Ok(size)
+}
+
+/// The rules of a grant that do not depend on the user: the track is listed and exists in
+/// `quality`. Returns the file's size. (A server checks them before its transaction; the
+/// rest is decided in it, on the user as stored at that moment.)
+pub fn file_size_of(track: Option<&Track>, quality: Quality) -> Result<u64, GrantDenied> {
+    track
+        .filter(|t| t.is_listed())
+        .ok_or(GrantDenied::MusicNotFound)?
+        .size(quality)
+        .ok_or(GrantDenied::QualityNotAvailable)
 }
 
 /// Whether `plan` may ever download `quality`: lossless is for `vip` only.

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Usage, UsageSnapshot};
-use soundshelf_domain::{CatalogId, DownloadId, LogId, PageRequest, Quality, TokenId, UserId};
+use soundshelf_domain::{
+    CatalogId, DownloadId, LogId, PageRequest, Quality, TokenId, User, UserId,
+};
 use time::{Date, OffsetDateTime};
 
 use crate::StoreError;
@@ -36,10 +38,11 @@ pub struct GrantRequest {
     pub download_id: DownloadId,
 }
 
-/// Decides a grant's quotas from the usage the store read under the user's lock; runs
-/// inside the store's transaction. The server passes the domain's rule
-/// ([`soundshelf_domain::downloads::decide_quota`]) with the user's plan limits.
-pub type GrantDecider = Box<dyn FnOnce(&Usage) -> Result<Grant, GrantDenied> + Send>;
+/// Decides a grant from the user as stored and the usage the store read, both under the
+/// user's lock; runs inside the store's transaction. The server passes the domain's
+/// grant decision ([`soundshelf_domain::downloads::decide_grant`]), so a grant is judged
+/// by the user's status and plan at that moment, whatever a cache said before.
+pub type GrantDecider = Box<dyn FnOnce(&User, &Usage) -> Result<Grant, GrantDenied> + Send>;
 
 /// A download token's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,8 +174,8 @@ pub struct DownloadCounts {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait DownloadStore: Send + Sync {
-    /// Grants a download in one transaction under the user's lock: reads the user's
-    /// [`Usage`] for `request.day` (distinct (track, quality) pairs counted that day,
+    /// Grants a download in one transaction under the user's lock: reads the user's row
+    /// and [`Usage`] for `request.day` (distinct (track, quality) pairs counted that day,
     /// whether this pair is one of them, and the bytes of completed downloads other than
     /// this file; the reads of [`DownloadStore::usage`]), asks `decide`, and writes only what the decision says: when it allows
     /// and counts, the pair and the day's counter; when it allows, the token and the

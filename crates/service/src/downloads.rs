@@ -7,7 +7,7 @@ use std::time::Duration;
 use soundshelf_domain::catalog::ObjectKey;
 use soundshelf_domain::downloads::{
     Allowance, ByteRange, DownloadStatus, GrantDenied, Offer, Plans, Usage, allowance,
-    check_entitlement, decide_quota, link_is_live, offers, quota_day, redemption_uses_a_use,
+    decide_grant, file_size_of, link_is_live, offers, quota_day, redemption_uses_a_use,
     redirect_expiry, reported_state, token_is_live,
 };
 use soundshelf_domain::time::to_storage_precision;
@@ -231,9 +231,9 @@ impl DownloadsService {
             return Err(DownloadsError::RateLimited { retry_after });
         }
         let track = self.catalog.track(music_id).await?;
-        let file_size =
-            check_entitlement(user, track.as_ref(), quality).map_err(DownloadsError::Denied)?;
-        let limits = self.policy.plans.limits(user.plan);
+        // What does not depend on the user is checked now; the rest (status, premium,
+        // lossless, quotas) in the store's transaction, on the user as stored then.
+        let file_size = file_size_of(track.as_ref(), quality).map_err(DownloadsError::Denied)?;
         let now = to_storage_precision(self.clock.now());
         let expires_at = now + self.policy.token_ttl;
         let issued = self
@@ -256,8 +256,10 @@ impl DownloadsService {
             download_id: DownloadId::from_ulid(self.ids.ulid(now)),
         };
         // The quota rule is the domain's, decided by the store under the user's lock.
-        let decide: GrantDecider =
-            Box::new(move |usage: &Usage| decide_quota(&limits, usage, file_size));
+        let plans = self.policy.plans;
+        let decide: GrantDecider = Box::new(move |user: &User, usage: &Usage| {
+            decide_grant(user, track.as_ref(), quality, &plans, usage)
+        });
         self.store
             .grant(&request, decide)
             .await?
@@ -622,7 +624,10 @@ mod tests {
                     storage_used: 100 * 1024 * 1024 - 999,
                     ..Usage::default()
                 };
-                assert_eq!(decide(&full), Err(GrantDenied::StorageFull));
+                assert_eq!(
+                    decide(&user(Plan::Free), &full),
+                    Err(GrantDenied::StorageFull)
+                );
                 Ok(Ok(soundshelf_domain::downloads::Grant {
                     file_size: 1000,
                     counts_toward_daily_limit: true,
@@ -727,14 +732,51 @@ mod tests {
         ));
     }
 
+    /// The user-dependent rules are decided in the store's transaction on the user as
+    /// stored: a user cached as `free` but stored as `vip` gets lossless, and a user
+    /// cached as `vip` but stored as `free` is refused.
+    #[tokio::test]
+    async fn a_grant_is_judged_by_the_user_as_stored_not_as_cached() {
+        for (cached, stored, allowed) in [
+            (Plan::Free, Plan::Vip, true),
+            (Plan::Vip, Plan::Free, false),
+        ] {
+            let mut m = Mocks::new();
+            m.catalog = MockCatalogStore::new();
+            m.catalog.expect_track().returning(|_| {
+                Ok(Some(
+                    Track::new("music_001", "t", false, [(Quality::Lossless, 1000)]).unwrap(),
+                ))
+            });
+            m.store
+                .expect_grant()
+                .returning(move |_, decide| Ok(decide(&user(stored), &Usage::default())));
+            let got = m
+                .service()
+                .grant(&user(cached), &music(), Quality::Lossless)
+                .await;
+            if allowed {
+                assert_eq!(got.unwrap().quality, Quality::Lossless);
+            } else {
+                assert!(matches!(
+                    got,
+                    Err(DownloadsError::Denied(GrantDenied::VipRequired))
+                ));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn store_refusals_carry_the_plan_limit() {
         let mut m = Mocks::new();
         m.store.expect_grant().returning(|_, decide| {
-            Ok(decide(&Usage {
-                granted_today: 20,
-                ..Usage::default()
-            }))
+            Ok(decide(
+                &user(Plan::Trial),
+                &Usage {
+                    granted_today: 20,
+                    ..Usage::default()
+                },
+            ))
         });
         let err = m
             .service()

@@ -24,8 +24,9 @@ use crate::database::{Backend, Store, detached, lock_user, page_start, split_pag
 use crate::error::{corrupt, query_error, size};
 use crate::schema::{
     daily_grant_counters as dgc, download_grant_days as dgd, download_logs as dlog,
-    download_tokens as tok, music_assets, music_files, user_downloads as ud,
+    download_tokens as tok, music_assets, music_files, user_downloads as ud, users,
 };
+use crate::users::UserRow;
 
 fn quality(raw: &str, table: &str) -> Result<Quality, StoreError> {
     Quality::parse(Some(raw)).map_err(|e| corrupt(table, e))
@@ -556,6 +557,17 @@ impl Store {
             let result = conn
                 .transaction(async |conn| {
                     lock_user!(conn, r.user_id, 0i64)?;
+                    // The user as it is now (an operator may have changed its plan or
+                    // status since a cache read it), under its lock.
+                    let user = users::table
+                        .find(r.user_id.as_str())
+                        .select(UserRow::as_select())
+                        .first(conn)
+                        .await
+                        .optional()?
+                        .ok_or(GrantError::Refused(GrantDenied::UserInactive))?
+                        .into_domain()
+                        .map_err(GrantError::Corrupt)?;
                     // What the quota rule needs, read under the user's lock: no other
                     // grant of this user can change it before this transaction ends.
                     let rows = read_usage!(conn, sum, r.user_id.as_str(), r.day, &[r.music_id.as_str()])
@@ -566,7 +578,7 @@ impl Store {
                         .map_err(GrantError::Corrupt)?
                         .usage_for(&r.music_id, r.quality);
                     // The domain decides; this only writes what it decided.
-                    let grant = decide(&usage).map_err(GrantError::Refused)?;
+                    let grant = decide(&user, &usage).map_err(GrantError::Refused)?;
                     if grant.counts_toward_daily_limit {
                         diesel::insert_or_ignore_into(dgd::table)
                             .values((

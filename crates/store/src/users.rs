@@ -16,7 +16,7 @@ use crate::schema::{daily_grant_counters, download_grant_days, download_tokens, 
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     nickname: String,
     status: String,
@@ -27,7 +27,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_domain(self) -> Result<User, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<User, StoreError> {
         let bad = |e| corrupt("users", e);
         Ok(User {
             id: UserId::parse(&self.id).map_err(bad)?,

@@ -16,7 +16,7 @@ use soundshelf_domain::favorites::PageStart;
 use soundshelf_domain::{CatalogId, DownloadId, LogId, Quality, TokenId};
 use soundshelf_domain::{
     Favorite, FavoriteFilter, FavoriteId, ItemData, ItemId, ItemType, Limit, PageRequest,
-    SearchTerm, UserId, UserStatus,
+    SearchTerm, User, UserId, UserStatus,
 };
 use soundshelf_ports::{
     CatalogStore, DownloadLogEntry, DownloadStore, FavoriteStore, GrantDecider, GrantRequest,
@@ -44,6 +44,7 @@ soundshelf_store::on_both_backends!(
     catalogue_tracks_have_their_files,
     catalogue_entries_carry_what_the_client_shows,
     the_usage_read_is_what_each_grant_sees,
+    grants_hand_the_decision_the_user_as_stored,
     grants_count_distinct_files_per_day_and_refuse_atomically,
     grants_check_storage_of_completed_downloads,
     grants_write_only_what_the_decision_says,
@@ -701,7 +702,7 @@ fn rule_with(daily_downloads: u32, storage_mb: u64, file_size: u64) -> GrantDeci
         daily_downloads,
         storage_mb,
     };
-    Box::new(move |usage: &Usage| decide_quota(&limits, usage, file_size))
+    Box::new(move |_: &User, usage: &Usage| decide_quota(&limits, usage, file_size))
 }
 
 const COUNTED: Result<Grant, GrantDenied> = Ok(Grant {
@@ -829,9 +830,9 @@ async fn the_usage_read_is_what_each_grant_sees(backend: Backend) {
         let decider: GrantDecider = {
             let seen = seen.clone();
             let rule = rule_with(100, 100, 1_000_000);
-            Box::new(move |u: &Usage| {
+            Box::new(move |stored: &User, u: &Usage| {
                 *seen.lock().unwrap() = Some(*u);
-                rule(u)
+                rule(stored, u)
             })
         };
         let mut request = grant_request("user_vip", track, quality, day);
@@ -865,6 +866,41 @@ async fn the_usage_read_is_what_each_grant_sees(backend: Backend) {
         .await
         .unwrap();
     assert_eq!((next.granted_today, next.granted_files.len()), (0, 0));
+}
+
+/// The decision is handed the user's row read under the lock, not a caller's copy.
+async fn grants_hand_the_decision_the_user_as_stored(backend: Backend) {
+    use std::sync::{Arc, Mutex};
+    let (_db, store) = seeded(backend).await;
+    let day = time::macros::date!(2026 - 06 - 01);
+    store
+        .set_user_status(&uid("user_free"), UserStatus::Banned)
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(None));
+    let decider: GrantDecider = {
+        let seen = seen.clone();
+        Box::new(move |stored: &User, _: &Usage| {
+            *seen.lock().unwrap() = Some(stored.clone());
+            Err(GrantDenied::UserInactive)
+        })
+    };
+    let request = grant_request("user_free", "music_001", Quality::Standard, day);
+    assert_eq!(
+        store.grant(&request, decider).await.unwrap(),
+        Err(GrantDenied::UserInactive)
+    );
+    let stored = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        (stored.id.as_str(), stored.status),
+        ("user_free", UserStatus::Banned)
+    );
+    // A user who does not exist (deleted since the token was checked) is refused.
+    let ghost = grant_request("nobody", "music_001", Quality::Standard, day);
+    assert_eq!(
+        store.grant(&ghost, rule(1_000_000)).await.unwrap(),
+        Err(GrantDenied::UserInactive)
+    );
 }
 
 async fn grants_count_distinct_files_per_day_and_refuse_atomically(backend: Backend) {
@@ -983,9 +1019,9 @@ async fn grants_write_only_what_the_decision_says(backend: Backend) {
     let watching = |seen: &Arc<Mutex<Vec<Usage>>>| -> GrantDecider {
         let seen = seen.clone();
         let rule = rule(1_000_000);
-        Box::new(move |u: &Usage| {
+        Box::new(move |stored: &User, u: &Usage| {
             seen.lock().unwrap().push(*u);
-            rule(u)
+            rule(stored, u)
         })
     };
     for (track, q) in [
@@ -1017,7 +1053,7 @@ async fn grants_write_only_what_the_decision_says(backend: Backend) {
 
     // A rule that refuses everything: nothing is written.
     let tokens_before = count("download_tokens").await;
-    let refuse: GrantDecider = Box::new(|_| Err(GrantDenied::StorageFull));
+    let refuse: GrantDecider = Box::new(|_, _| Err(GrantDenied::StorageFull));
     let refused = g("music_004", Quality::Standard);
     assert_eq!(
         store.grant(&refused, refuse).await.unwrap(),
@@ -1029,7 +1065,7 @@ async fn grants_write_only_what_the_decision_says(backend: Backend) {
     // A rule under which nothing counts: the store grants past the old limit of 2 and
     // raises no counter.
     let free: fn() -> GrantDecider = || {
-        Box::new(|_| {
+        Box::new(|_, _| {
             Ok(Grant {
                 file_size: 1_000_000,
                 counts_toward_daily_limit: false,

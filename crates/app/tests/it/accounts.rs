@@ -19,6 +19,7 @@ soundshelf_store::on_both_backends!(
     admins_look_up_and_change_users_and_every_change_is_audited,
     a_banned_user_is_refused_at_once_and_loses_live_links,
     todays_count_is_reset,
+    a_grant_is_judged_by_the_user_as_stored_even_while_cached,
     the_internal_route_takes_only_signed_requests,
 );
 
@@ -373,5 +374,36 @@ async fn the_internal_route_takes_only_signed_requests(backend: Backend) {
         &send_internal(&plain, "u_main_1", body, Some(&good)).await,
         404,
         "NOT_FOUND",
+    );
+}
+
+/// SPEC §11 "plans in force": a grant is judged by the user as stored at that moment,
+/// even when the user changed outside the server (SQL) and this instance still caches the
+/// old state for the other routes.
+async fn a_grant_is_judged_by_the_user_as_stored_even_while_cached(backend: Backend) {
+    let app = spawn_app_with(backend, &[("AUTH_CACHE_TTL", "30s")]).await;
+    assert_eq!(app.get("/api/me", "user_free").await.0, 200, "cached");
+    soundshelf_store::testing::execute_sql(
+        &app.db.config,
+        "UPDATE users SET subscription_type = 'vip' WHERE id = 'user_free'",
+    )
+    .await;
+    let lossless = "/api/music/download-url/music_002?quality=lossless";
+    assert_eq!(
+        app.get(lossless, "user_free").await.0,
+        200,
+        "an upgrade counts at once"
+    );
+    soundshelf_store::testing::execute_sql(
+        &app.db.config,
+        "UPDATE users SET status = 'banned' WHERE id = 'user_free'",
+    )
+    .await;
+    assert_eq!(app.get("/api/me", "user_free").await.0, 200, "still cached");
+    assert_error(
+        &app.get("/api/music/download-url/music_003", "user_free")
+            .await,
+        403,
+        "USER_INACTIVE",
     );
 }
