@@ -405,12 +405,17 @@ fn ceiling_sql(work: Ceiling, user: &str, i: usize) -> String {
             let quality = ["standard", "high", "lossless"][i / 12 % 3];
             let token = ulid::Ulid::generate();
             format!(
-                "SELECT title, premium_required FROM music_files WHERE id = '{music}'; \
-                 SELECT quality, file_size FROM music_assets WHERE music_id = '{music}'; \
+                "SELECT title, premium_required, retired_at FROM music_files WHERE id = '{music}'; \
+                 SELECT quality, object_key, file_size FROM music_assets WHERE music_id = '{music}'; \
                  START TRANSACTION; \
                  UPDATE users SET favorites_version = favorites_version + 0 WHERE id = '{user}'; \
+                 SELECT id, nickname, status, subscription_type, has_premium_access, role, created_at FROM users WHERE id = '{user}'; \
+                 SELECT grants FROM daily_grant_counters WHERE user_id = '{user}' AND day = '2026-01-01'; \
+                 SELECT CAST(COALESCE(SUM(file_size), 0) AS SIGNED) FROM user_downloads WHERE user_id = '{user}' AND status = 'completed'; \
+                 SELECT music_id, quality FROM download_grant_days WHERE user_id = '{user}' AND day = '2026-01-01' AND music_id IN ('{music}'); \
+                 SELECT music_id, quality, file_size FROM user_downloads WHERE user_id = '{user}' AND status = 'completed' AND music_id IN ('{music}'); \
                  INSERT IGNORE INTO download_grant_days (user_id, day, music_id, quality, granted_at) VALUES ('{user}', '2026-01-01', '{music}', '{quality}', NOW(6)); \
-                 SELECT CAST(COALESCE(SUM(file_size), 0) AS SIGNED) FROM user_downloads WHERE user_id = '{user}' AND status = 'completed' AND (music_id <> '{music}' OR quality <> '{quality}'); \
+                 INSERT INTO daily_grant_counters (user_id, day, grants) VALUES ('{user}', '2026-01-01', 1) ON DUPLICATE KEY UPDATE grants = grants + 1; \
                  INSERT INTO download_tokens (id, user_id, music_id, token, download_url, quality, expires_at, max_downloads, download_count, created_at) \
                  VALUES ('tok_{token}', '{user}', '{music}', '{token:0>64}', 'u', '{quality}', NOW(6), 3, 0, NOW(6)); \
                  UPDATE user_downloads SET download_token = '{token}', status = 'downloading', progress = 0, download_time = NOW(6) \
