@@ -250,6 +250,9 @@ impl From<AccountsError> for ApiError {
         match e {
             AccountsError::Forbidden => Self::FORBIDDEN,
             AccountsError::NotFound => Self::Code(ErrorCode::UserNotFound),
+            AccountsError::SelfLockout(field) => Self::InvalidRequest(format!(
+                "参数 {field} 无效：管理员不能停用自己或撤销自己的管理员角色"
+            )),
             AccountsError::Infra(e) => e.into(),
         }
     }

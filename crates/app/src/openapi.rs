@@ -127,7 +127,10 @@ fn refusals(operation: &str) -> Option<(bool, Refusals, bool)> {
         "patch_user" => (
             true,
             &[
-                (InvalidRequest, "no field, or a field invalid"),
+                (
+                    InvalidRequest,
+                    "no field, a field invalid, or an admin disabling or demoting themselves",
+                ),
                 (Forbidden, "not an admin"),
                 (UserNotFound, ""),
                 (PayloadTooLarge, ""),

@@ -130,6 +130,19 @@ impl UserChange {
         Ok(raw.to_owned())
     }
 
+    /// Whether an admin applying it to their own account would lock themselves out
+    /// (status other than `active`, or role `user`): refused, so that the operators can
+    /// never all lose the console by their own hand. Returns the field at fault.
+    pub fn locks_out_self(&self) -> Option<&'static str> {
+        if self.status.is_some_and(|s| s != UserStatus::Active) {
+            Some("status")
+        } else if self.role == Some(Role::User) {
+            Some("role")
+        } else {
+            None
+        }
+    }
+
     /// Whether it changes nothing whatever the user.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
@@ -237,6 +250,13 @@ mod tests {
         assert!(!revokes_links(&banned, &banned), "already inactive");
         assert!(!revokes_links(&banned, &created), "reactivation");
         assert!(UserChange::default().is_empty() && !ban.is_empty());
+        assert_eq!(ban.locks_out_self(), Some("status"));
+        let demote = UserChange {
+            role: Some(Role::User),
+            ..UserChange::default()
+        };
+        assert_eq!(demote.locks_out_self(), Some("role"));
+        assert_eq!(UserChange::default().locks_out_self(), None);
         assert_eq!(UserChange::nickname("小明").unwrap(), "小明");
         assert!(UserChange::nickname(&"a".repeat(65)).is_err());
         assert!(UserChange::nickname("a\nb").is_err());

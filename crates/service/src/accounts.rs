@@ -37,6 +37,9 @@ pub enum AccountsError {
     /// No such user.
     #[error("user not found")]
     NotFound,
+    /// An admin may not disable, ban or demote their own account; names the field.
+    #[error("an admin may not lock themselves out ({0})")]
+    SelfLockout(&'static str),
     /// The infrastructure failed.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -124,6 +127,12 @@ impl AccountsService {
         create: bool,
         request_id: Option<String>,
     ) -> Result<(User, bool), AccountsError> {
+        if let Actor::Admin(admin) = &by.actor
+            && admin == id
+            && let Some(field) = change.locks_out_self()
+        {
+            return Err(AccountsError::SelfLockout(field));
+        }
         // Two creations of one new user at once: the loser retries and sees the user.
         for _ in 0..2 {
             let now = to_storage_precision(self.clock.now());

@@ -121,6 +121,23 @@ async fn admins_look_up_and_change_users_and_every_change_is_audited(backend: Ba
             "INVALID_REQUEST",
         );
     }
+    // An admin cannot lock themselves out.
+    for bad in [
+        json!({"status": "disabled"}),
+        json!({"status": "banned"}),
+        json!({"role": "user"}),
+    ] {
+        assert_error(
+            &patch(&app, "user_admin", "user_admin", &bad).await,
+            400,
+            "INVALID_REQUEST",
+        );
+    }
+    assert_eq!(
+        app.get("/api/admin/audit", "user_admin").await.0,
+        200,
+        "still an admin"
+    );
     assert!(audit(&app, "").await.is_empty(), "refusals change nothing");
 
     // An upgrade takes effect at once: the next lossless grant passes.
