@@ -269,6 +269,28 @@ async fn run_job_now(settings: Settings, job: Job) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `work` on the catalogue use cases over the configured database (migrated first
+/// when `AUTO_MIGRATE` is set), on a runtime of its own.
+fn with_catalog<T>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(soundshelf_service::catalog::CatalogService) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            if settings.auto_migrate {
+                soundshelf_app::startup::migrate(&settings.data).await?;
+            }
+            let store = soundshelf_app::startup::connect(&settings.data).await?;
+            work(soundshelf_service::catalog::CatalogService::new(
+                std::sync::Arc::new(store),
+                std::sync::Arc::new(soundshelf_ports::SystemClock),
+            ))
+            .await
+        })
+}
+
 /// `soundshelf catalog import`: 0 when every row is good (and, without `--dry-run`,
 /// applied), 1 when a row is bad (nothing applied), 2 when the database fails.
 fn catalog_import(settings: Settings, file: &std::path::Path, dry_run: bool) -> ExitCode {
@@ -291,23 +313,9 @@ fn catalog_import(settings: Settings, file: &std::path::Path, dry_run: bool) -> 
         return ExitCode::SUCCESS;
     }
     telemetry::init(&settings);
-    let applied = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| {
-            rt.block_on(async {
-                if settings.auto_migrate {
-                    soundshelf_app::startup::migrate(&settings.data).await?;
-                }
-                let store = soundshelf_app::startup::connect(&settings.data).await?;
-                let catalog = soundshelf_service::catalog::CatalogService::new(
-                    std::sync::Arc::new(store),
-                    std::sync::Arc::new(soundshelf_ports::SystemClock),
-                );
-                Ok(catalog.import(&tracks).await?)
-            })
-        });
+    let applied = with_catalog(&settings, async |catalog| {
+        Ok(catalog.import(&tracks).await?)
+    });
     match applied {
         Ok(c) => {
             println!(
@@ -340,20 +348,9 @@ fn catalog_verify(settings: Settings, concurrency: usize) -> ExitCode {
     let storage = std::sync::Arc::new(soundshelf_app::storage::LocalObjects {
         root: settings.data.local_storage_dir.clone(),
     });
-    let found = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| {
-            rt.block_on(async {
-                let store = soundshelf_app::startup::connect(&settings.data).await?;
-                let catalog = soundshelf_service::catalog::CatalogService::new(
-                    std::sync::Arc::new(store),
-                    std::sync::Arc::new(soundshelf_ports::SystemClock),
-                );
-                Ok(catalog.verify(storage, concurrency).await?)
-            })
-        });
+    let found = with_catalog(&settings, async |catalog| {
+        Ok(catalog.verify(storage, concurrency).await?)
+    });
     let found = match found {
         Ok(found) => found,
         Err(e) => {

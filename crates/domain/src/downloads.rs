@@ -30,7 +30,7 @@
 //! ```
 
 use crate::ValidationError;
-use crate::catalog::{ObjectKey, Quality, object_key};
+use crate::catalog::{CatalogTrack, ObjectKey, Quality, object_key};
 use crate::codes::ErrorCode;
 use crate::ids::CatalogId;
 use crate::users::{Plan, User};
@@ -167,6 +167,24 @@ impl Track {
             .iter()
             .find(|(q, _)| *q == quality)
             .map(|(_, size)| *size)
+    }
+}
+
+impl From<&CatalogTrack> for Track {
+    /// The grant rules' view of a catalogue track.
+    fn from(t: &CatalogTrack) -> Self {
+        Self {
+            id: t.id.clone(),
+            title: t.title.clone(),
+            premium_required: t.premium_required,
+            files: t.assets.iter().map(|a| (a.quality, a.file_size)).collect(),
+            keys: t
+                .assets
+                .iter()
+                .map(|a| (a.quality, a.object_key.clone()))
+                .collect(),
+            retired: t.retired,
+        }
     }
 }
 

@@ -9,19 +9,6 @@ use time::OffsetDateTime;
 
 use crate::StoreError;
 
-/// A track with what the catalogue shows of it besides the grant rules' view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MusicEntry {
-    /// The track: id, title, premium flag, files and whether it is retired.
-    pub track: Track,
-    /// Its cover image.
-    pub cover: String,
-    /// Its length in seconds.
-    pub duration: u32,
-    /// Its category, if it has one.
-    pub category: Option<String>,
-}
-
 /// Builds the audit entry of a catalogue change from the track as it was (`None`: new);
 /// runs inside the store's transaction.
 pub type TrackRecorder = Box<dyn FnOnce(Option<&CatalogTrack>) -> AuditEntry + Send>;
@@ -58,9 +45,8 @@ pub trait CatalogStore: Send + Sync {
     /// The track `id` with the qualities it exists in (retired or not), or `None`.
     async fn track(&self, id: &CatalogId) -> Result<Option<Track>, StoreError>;
 
-    /// The entries of those of `ids` the catalogue holds (retired ones included), in any
-    /// order.
-    async fn entries(&self, ids: &[CatalogId]) -> Result<Vec<MusicEntry>, StoreError>;
+    /// Those of `ids` the catalogue holds (retired ones included), in any order.
+    async fn entries(&self, ids: &[CatalogId]) -> Result<Vec<CatalogTrack>, StoreError>;
 
     /// A page of the catalogue (retired tracks included), newest first, optionally only
     /// the titles containing `search` (case-insensitive).

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use soundshelf_domain::catalog::ObjectKey;
+use soundshelf_domain::catalog::{CatalogTrack, ObjectKey};
 use soundshelf_domain::downloads::{
-    Allowance, ByteRange, DownloadStatus, GrantDenied, Offer, Plans, Usage, allowance,
+    Allowance, ByteRange, DownloadStatus, GrantDenied, Offer, Plans, Track, Usage, allowance,
     decide_grant, file_size_of, link_is_live, offers, quota_day, redemption_uses_a_use,
     redirect_expiry, reported_state, token_is_live,
 };
@@ -16,8 +16,8 @@ use soundshelf_domain::{
 };
 use soundshelf_ports::{
     CatalogStore, Clock, DownloadCounts, DownloadLogEntry, DownloadRecord, DownloadStore,
-    GrantDecider, GrantRequest, IdGenerator, MusicEntry, RandomIds, RateDecision, RateLimiter,
-    RecordReport, StoreError, TokenIssuer, TokenRecord, UrlSigner,
+    GrantDecider, GrantRequest, IdGenerator, RandomIds, RateDecision, RateLimiter, RecordReport,
+    StoreError, TokenIssuer, TokenRecord, UrlSigner,
 };
 use time::{OffsetDateTime, UtcOffset};
 
@@ -46,8 +46,8 @@ pub struct DownloadPolicy {
 /// user now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MusicOffer {
-    /// The entry.
-    pub entry: MusicEntry,
+    /// The track as the catalogue keeps it.
+    pub entry: CatalogTrack,
     /// Its qualities, lowest first, each with the grant's decision.
     pub offers: Vec<Offer>,
 }
@@ -301,19 +301,28 @@ impl DownloadsService {
         user: &User,
         ids: &[CatalogId],
     ) -> Result<Vec<MusicOffer>, DownloadsError> {
-        let mut entries = self.catalog.entries(ids).await?;
-        entries.retain(|e| e.track.is_listed());
+        let mut entries: Vec<(CatalogTrack, Track)> = self
+            .catalog
+            .entries(ids)
+            .await?
+            .into_iter()
+            .map(|entry| {
+                let track = Track::from(&entry);
+                (entry, track)
+            })
+            .filter(|(_, track)| track.is_listed())
+            .collect();
         if entries.is_empty() {
             return Ok(Vec::new());
         }
         let day = quota_day(self.clock.now(), self.policy.timezone);
-        let listed: Vec<CatalogId> = entries.iter().map(|e| e.track.id.clone()).collect();
+        let listed: Vec<CatalogId> = entries.iter().map(|(e, _)| e.id.clone()).collect();
         let usage = self.store.usage(&user.id, day, &listed).await?;
         let mut found = Vec::with_capacity(entries.len());
         for id in ids {
-            if let Some(at) = entries.iter().position(|e| &e.track.id == id) {
-                let entry = entries.swap_remove(at);
-                let offers = offers(user, &entry.track, &self.policy.plans, &usage);
+            if let Some(at) = entries.iter().position(|(e, _)| &e.id == id) {
+                let (entry, track) = entries.swap_remove(at);
+                let offers = offers(user, &track, &self.policy.plans, &usage);
                 found.push(MusicOffer { entry, offers });
             }
         }
@@ -652,14 +661,15 @@ mod tests {
         // Neither may consult the limiter nor grant: a mock with no expectation panics.
         m.limiter = MockRateLimiter::new();
         let entry = |id: &str, retired: bool| {
-            let mut track = Track::new(id, "t", false, [(Quality::Standard, 1000)]).unwrap();
+            let asset = soundshelf_domain::catalog::Asset {
+                quality: Quality::Standard,
+                object_key: ObjectKey::parse("k").unwrap(),
+                file_size: 1000,
+            };
+            let id = CatalogId::parse_field("music_id", id).unwrap();
+            let mut track = CatalogTrack::new(id, "t", "c", 60, None, false, vec![asset]).unwrap();
             track.retired = retired;
-            MusicEntry {
-                track,
-                cover: "c".into(),
-                duration: 60,
-                category: None,
-            }
+            track
         };
         m.catalog.expect_entries().returning(move |_| {
             Ok(vec![
@@ -686,7 +696,7 @@ mod tests {
             .map(|s| CatalogId::parse_field("music_id", s).unwrap())
             .collect();
         let found = svc.offers(&user(Plan::Free), &ids).await.unwrap();
-        let order: Vec<&str> = found.iter().map(|f| f.entry.track.id.as_str()).collect();
+        let order: Vec<&str> = found.iter().map(|f| f.entry.id.as_str()).collect();
         assert_eq!(
             order,
             ["music_001", "music_002"],

@@ -16,7 +16,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::audit::{AuditRow, insert_audit};
 use crate::database::{SqliteConn, Store, page_start, split_page, with_conn};
-use crate::error::{corrupt, query_error, size};
+use crate::error::{TxError, corrupt, query_error, size};
 use crate::schema::{audit_log, download_tokens, music_assets, music_files};
 
 /// id, title, cover, duration, category, premium flag, created, retired.
@@ -32,7 +32,7 @@ type TrackRow = (
 );
 
 /// music id, quality, key, size.
-pub(crate) type AssetRow = (String, String, String, i64);
+type AssetRow = (String, String, String, i64);
 
 macro_rules! track_columns {
     () => {
@@ -206,28 +206,6 @@ impl CatalogBatch for SqliteConn {
     }
 }
 
-/// Why a catalogue transaction rolls back.
-#[derive(Debug)]
-enum TxError {
-    Db(diesel::result::Error),
-    Corrupt(StoreError),
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e)
-    }
-}
-
-impl From<TxError> for StoreError {
-    fn from(e: TxError) -> Self {
-        match e {
-            TxError::Db(e) => query_error(e),
-            TxError::Corrupt(e) => e,
-        }
-    }
-}
-
 /// Locks track `$id`'s row (a no-op update; 0 when there is none) and reads it with its
 /// assets: an async block giving `Option<CatalogTrack>`.
 macro_rules! lock_and_read {
@@ -248,7 +226,7 @@ macro_rules! lock_and_read {
             }
             let assets = load_assets!($conn, [id])?;
             Ok(tracks(rows, assets)
-                .map_err(TxError::Corrupt)?
+                .map_err(TxError::Store)?
                 .pop()
                 .map(|(t, _)| t))
         }
@@ -256,6 +234,28 @@ macro_rules! lock_and_read {
 }
 
 impl Store {
+    /// Those of `ids` the catalogue holds, with their assets (two statements).
+    pub(crate) async fn tracks_by_id(
+        &self,
+        ids: &[CatalogId],
+    ) -> Result<Vec<CatalogTrack>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&str> = ids.iter().map(CatalogId::as_str).collect();
+        let (rows, assets) = with_conn!(self, conn => {
+            let rows: Vec<TrackRow> = music_files::table
+                .filter(music_files::id.eq_any(&keys))
+                .select(track_columns!())
+                .load(conn)
+                .await
+                .map_err(query_error)?;
+            let assets = load_assets!(conn, &keys).map_err(query_error)?;
+            (rows, assets)
+        });
+        Ok(tracks(rows, assets)?.into_iter().map(|(t, _)| t).collect())
+    }
+
     pub(crate) async fn catalog_page_now(
         &self,
         search: Option<String>,
@@ -363,7 +363,7 @@ impl Store {
                     .await?;
                 let assets = load_assets!(conn, &ids)?;
                 let stored: HashMap<CatalogId, CatalogTrack> = tracks(rows, assets)
-                    .map_err(TxError::Corrupt)?
+                    .map_err(TxError::Store)?
                     .into_iter()
                     .map(|(t, _)| (t.id.clone(), t))
                     .collect();

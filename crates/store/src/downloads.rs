@@ -6,25 +6,23 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use soundshelf_domain::catalog::{CatalogTrack, ObjectKey};
+use soundshelf_domain::catalog::CatalogTrack;
 use soundshelf_domain::downloads::{DownloadStatus, Grant, GrantDenied, Track, UsageSnapshot};
 use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_domain::{CatalogId, DownloadId, PageRequest, Quality, TokenId, UserId};
 use soundshelf_ports::{
     BatchRecorder, CatalogPage, CatalogStore, DownloadCounts, DownloadLogEntry, DownloadRecord,
-    DownloadStore, GrantDecider, GrantRequest, MusicEntry, PutCounts, RecordPage, RecordReport,
-    StoreError, TokenRecord, TrackRecorder,
+    DownloadStore, GrantDecider, GrantRequest, PutCounts, RecordPage, RecordReport, StoreError,
+    TokenRecord, TrackRecorder,
 };
-use std::collections::HashMap;
 
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
-use crate::catalog::AssetRow;
 use crate::database::{Backend, Store, detached, lock_user, page_start, split_page, with_conn};
 use crate::error::{corrupt, query_error, size};
 use crate::schema::{
     daily_grant_counters as dgc, download_grant_days as dgd, download_logs as dlog,
-    download_tokens as tok, music_assets, music_files, user_downloads as ud, users,
+    download_tokens as tok, music_files, user_downloads as ud, users,
 };
 use crate::users::UserRow;
 
@@ -49,11 +47,12 @@ impl Store {
 #[async_trait]
 impl CatalogStore for Store {
     async fn track(&self, id: &CatalogId) -> Result<Option<Track>, StoreError> {
-        detached!(self as store, (id) => store.track_by_id(id))
+        let found = detached!(self as store, (id) => store.tracks_by_id(std::slice::from_ref(id)));
+        Ok(<[CatalogTrack]>::first(&found?).map(Track::from))
     }
 
-    async fn entries(&self, ids: &[CatalogId]) -> Result<Vec<MusicEntry>, StoreError> {
-        detached!(self as store, (ids) => store.entries_by_id(ids))
+    async fn entries(&self, ids: &[CatalogId]) -> Result<Vec<CatalogTrack>, StoreError> {
+        detached!(self as store, (ids) => store.tracks_by_id(ids))
     }
 
     async fn catalog_page(
@@ -87,146 +86,6 @@ impl CatalogStore for Store {
         record: TrackRecorder,
     ) -> Result<Option<CatalogTrack>, StoreError> {
         detached!(self as store, (id) => store.retire_track_now(id, at, record))
-    }
-}
-
-/// A track's title, premium flag and retirement, and its (quality, size) rows.
-type TrackRows = (
-    (String, bool, Option<PrimitiveDateTime>),
-    Vec<(String, String, i64)>,
-);
-
-/// A catalogue row: id, title, cover, duration, category, premium flag, retirement.
-type EntryRow = (
-    String,
-    String,
-    String,
-    i32,
-    Option<String>,
-    bool,
-    Option<PrimitiveDateTime>,
-);
-
-/// The files and keys of a track from its (quality, key, size) rows.
-type Files = (Vec<(Quality, u64)>, Vec<(Quality, ObjectKey)>);
-
-fn files(rows: Vec<(String, String, i64)>) -> Result<Files, StoreError> {
-    let mut files = Vec::with_capacity(rows.len());
-    let mut keys = Vec::with_capacity(rows.len());
-    for (q, key, n) in rows {
-        let q = quality(&q, "music_assets")?;
-        files.push((q, size(n)?));
-        keys.push((
-            q,
-            ObjectKey::parse(&key).map_err(|e| corrupt("music_assets", e))?,
-        ));
-    }
-    Ok((files, keys))
-}
-
-impl Store {
-    async fn track_by_id(&self, id: &CatalogId) -> Result<Option<Track>, StoreError> {
-        let found: Option<TrackRows> = with_conn!(self, conn => {
-            let track: Option<(String, bool, Option<PrimitiveDateTime>)> = music_files::table
-                .find(id.as_str())
-                .select((
-                    music_files::title,
-                    music_files::premium_required,
-                    music_files::retired_at,
-                ))
-                .first(conn)
-                .await
-                .optional()
-                .map_err(query_error)?;
-            match track {
-                None => None,
-                Some(track) => {
-                    let files: Vec<(String, String, i64)> = music_assets::table
-                        .filter(music_assets::music_id.eq(id.as_str()))
-                        .select((
-                            music_assets::quality,
-                            music_assets::object_key,
-                            music_assets::file_size,
-                        ))
-                        .load(conn)
-                        .await
-                        .map_err(query_error)?;
-                    Some((track, files))
-                }
-            }
-        });
-        let Some(((title, premium_required, retired_at), rows)) = found else {
-            return Ok(None);
-        };
-        let (files, keys) = files(rows)?;
-        Ok(Some(Track {
-            id: id.clone(),
-            title,
-            premium_required,
-            files,
-            keys,
-            retired: retired_at.is_some(),
-        }))
-    }
-
-    async fn entries_by_id(&self, ids: &[CatalogId]) -> Result<Vec<MusicEntry>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<&str> = ids.iter().map(CatalogId::as_str).collect();
-        let (rows, assets): (Vec<EntryRow>, Vec<AssetRow>) = with_conn!(self, conn => {
-            let rows = music_files::table
-                .filter(music_files::id.eq_any(&keys))
-                .select((
-                    music_files::id,
-                    music_files::title,
-                    music_files::cover,
-                    music_files::duration,
-                    music_files::category,
-                    music_files::premium_required,
-                    music_files::retired_at,
-                ))
-                .load(conn)
-                .await
-                .map_err(query_error)?;
-            let assets = music_assets::table
-                .filter(music_assets::music_id.eq_any(&keys))
-                .select((
-                    music_assets::music_id,
-                    music_assets::quality,
-                    music_assets::object_key,
-                    music_assets::file_size,
-                ))
-                .load(conn)
-                .await
-                .map_err(query_error)?;
-            (rows, assets)
-        });
-        let mut by_track: HashMap<String, Vec<(String, String, i64)>> = HashMap::new();
-        for (music_id, q, key, n) in assets {
-            by_track.entry(music_id).or_default().push((q, key, n));
-        }
-        rows.into_iter()
-            .map(
-                |(id, title, cover, duration, category, premium_required, retired_at)| {
-                    let bad = |e| corrupt("music_files", e);
-                    let (files, keys) = files(by_track.remove(&id).unwrap_or_default())?;
-                    Ok(MusicEntry {
-                        track: Track {
-                            id: CatalogId::parse_field("music_id", &id).map_err(bad)?,
-                            title,
-                            premium_required,
-                            files,
-                            keys,
-                            retired: retired_at.is_some(),
-                        },
-                        cover,
-                        duration: u32::try_from(duration).map_err(|e| corrupt("music_files", e))?,
-                        category,
-                    })
-                },
-            )
-            .collect()
     }
 }
 

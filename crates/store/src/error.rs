@@ -45,3 +45,26 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 pub(crate) fn size(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| corrupt("count or size", format!("{n} is negative")))
 }
+
+/// A failure inside a transaction: a query error (which rolls back), or a store error
+/// found on the way (corrupt data).
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Db(DieselError),
+    Store(StoreError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<TxError> for StoreError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Db(e) => query_error(e),
+            TxError::Store(e) => e,
+        }
+    }
+}

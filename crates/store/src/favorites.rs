@@ -15,7 +15,7 @@ use soundshelf_ports::{
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::database::{SqliteConn, Store, detached, lock_user, page_start, split_page, with_conn};
-use crate::error::{corrupt, query_error};
+use crate::error::{TxError, corrupt, query_error};
 use crate::schema::favorite_tombstones as ft;
 use crate::schema::user_favorites as uf;
 
@@ -86,29 +86,6 @@ struct TombstoneRow {
     item_id: String,
     removed_at: PrimitiveDateTime,
     recorded_at: PrimitiveDateTime,
-}
-
-/// A failure inside a transaction: a query error (which rolls back), or a store error
-/// found on the way (corrupt data).
-#[derive(Debug)]
-enum TxError {
-    Db(diesel::result::Error),
-    Store(StoreError),
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e)
-    }
-}
-
-impl From<TxError> for StoreError {
-    fn from(e: TxError) -> Self {
-        match e {
-            TxError::Db(e) => query_error(e),
-            TxError::Store(e) => e,
-        }
-    }
 }
 
 /// Multi-row inserts, which each backend does its own way: one statement on MySQL; on

@@ -11,7 +11,7 @@ use time::{Date, PrimitiveDateTime};
 
 use crate::audit::insert_audit;
 use crate::database::{Store, detached, lock_user, with_conn};
-use crate::error::{corrupt, query_error};
+use crate::error::{TxError, corrupt, query_error};
 use crate::schema::{daily_grant_counters, download_grant_days, download_tokens, users};
 
 #[derive(Debug, Queryable, Selectable)]
@@ -96,28 +96,6 @@ impl UserStore for Store {
     }
 }
 
-/// Why a user transaction rolls back.
-#[derive(Debug)]
-enum EditError {
-    Db(diesel::result::Error),
-    Corrupt(StoreError),
-}
-
-impl From<diesel::result::Error> for EditError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e)
-    }
-}
-
-impl From<EditError> for StoreError {
-    fn from(e: EditError) -> Self {
-        match e {
-            EditError::Db(e) => query_error(e),
-            EditError::Corrupt(e) => e,
-        }
-    }
-}
-
 impl Store {
     async fn user_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = with_conn!(self, conn => {
@@ -145,7 +123,7 @@ impl Store {
                 let before = row
                     .map(UserRow::into_domain)
                     .transpose()
-                    .map_err(EditError::Corrupt)?;
+                    .map_err(TxError::Store)?;
                 let decided = edit(before.as_ref());
                 if let UserEdit::Changed { user, audit, revoke_links_at } = &decided {
                     let row = NewUserRow::from_domain(user);
@@ -176,7 +154,7 @@ impl Store {
                     }
                     insert_audit!(conn, audit)?;
                 }
-                Ok::<_, EditError>(decided)
+                Ok::<_, TxError>(decided)
             })
             .await?
         });
@@ -192,7 +170,7 @@ impl Store {
         let outcome = with_conn!(self, conn => {
             conn.transaction(async |conn| {
                 if lock_user!(conn, id, 0i64)? == 0 {
-                    return Ok::<_, EditError>(None);
+                    return Ok::<_, TxError>(None);
                 }
                 let counted: Option<i32> = daily_grant_counters::table
                     .find((id.as_str(), day))
@@ -201,7 +179,7 @@ impl Store {
                     .await
                     .optional()?;
                 let before = u32::try_from(counted.unwrap_or(0))
-                    .map_err(|e| EditError::Corrupt(corrupt("daily_grant_counters", e)))?;
+                    .map_err(|e| TxError::Store(corrupt("daily_grant_counters", e)))?;
                 diesel::delete(
                     download_grant_days::table
                         .filter(download_grant_days::user_id.eq(id.as_str()))

@@ -760,17 +760,26 @@ async fn catalogue_entries_carry_what_the_client_shows(backend: Backend) {
     let (db, store) = seeded(backend).await;
     let ids = [music("music_010"), music("music_404"), music("music_001")];
     let mut entries = store.entries(&ids).await.unwrap();
-    entries.sort_by(|a, b| a.track.id.cmp(&b.track.id));
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(entries.len(), 2, "unknown ids are left out");
     let (one, ten) = (&entries[0], &entries[1]);
-    assert_eq!(one.track.id.as_str(), "music_001");
+    assert_eq!(one.id.as_str(), "music_001");
     assert_eq!(one.duration, 360);
-    assert!(!one.track.premium_required && !one.track.retired);
-    assert_eq!(one.track.files.len(), 3);
-    assert_eq!(one.track.size(Quality::Standard), Some(360 * 16_000));
+    assert!(!one.premium_required && !one.retired);
+    assert_eq!(one.assets.len(), 3);
+    assert_eq!(
+        one.assets[0].quality,
+        Quality::Standard,
+        "lowest quality first"
+    );
+    assert_eq!(one.assets[0].file_size, 360 * 16_000);
+    assert_eq!(
+        one.assets[0].object_key.as_str(),
+        "music/music_001_128k.mp3"
+    );
     assert_eq!(one.category.as_deref(), Some("冥想"));
     assert!(!one.cover.is_empty());
-    assert!(ten.track.premium_required);
+    assert!(ten.premium_required);
     assert!(store.entries(&[]).await.unwrap().is_empty());
     soundshelf_store::testing::execute_sql(
         &db.config,
@@ -778,10 +787,7 @@ async fn catalogue_entries_carry_what_the_client_shows(backend: Backend) {
     )
     .await;
     let entries = store.entries(&[music("music_001")]).await.unwrap();
-    assert!(
-        entries[0].track.retired,
-        "a retired track is read as retired"
-    );
+    assert!(entries[0].retired, "a retired track is read as retired");
     assert!(
         store
             .track(&music("music_001"))

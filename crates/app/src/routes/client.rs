@@ -161,12 +161,12 @@ impl From<MusicOffer> for Music {
     fn from(m: MusicOffer) -> Self {
         let MusicOffer { entry, offers } = m;
         Self {
-            id: entry.track.id.as_str().to_owned(),
-            title: entry.track.title,
+            id: entry.id.as_str().to_owned(),
+            title: entry.title,
             cover: entry.cover,
             duration: entry.duration,
             category: entry.category,
-            premium_required: entry.track.premium_required,
+            premium_required: entry.premium_required,
             qualities: offers.iter().map(QualityOffer::from).collect(),
         }
     }

@@ -94,7 +94,10 @@ async fn a_track_is_created_granted_retired_and_put_back_through_the_api(backend
     assert_eq!(res.status(), 206);
     assert_eq!(res.bytes().await.unwrap().len(), 10);
 
-    // Retired: new grants 404, the live link 410, the record keeps its title.
+    app.add("user_vip", "new_track", "新曲目").await;
+
+    // Retired: new grants 404, the live link 410, the record and the favorite keep
+    // their titles.
     let (status, body) = send(
         &app,
         "DELETE",
@@ -130,6 +133,15 @@ async fn a_track_is_created_granted_retired_and_put_back_through_the_api(backend
         .unwrap()
         .clone();
     assert_eq!(record["music_info"]["title"], "新曲目");
+    let (_, favorites) = app.get("/api/favorites", "user_vip").await;
+    let favorite = favorites["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["item_id"] == "new_track")
+        .unwrap()
+        .clone();
+    assert_eq!(favorite["item_data"]["title"], "新曲目");
     let (_, list) = app.get("/api/admin/music?search=新曲", "user_admin").await;
     assert_eq!(list["data"][0]["retired"], true, "listed, flagged");
     // Retiring again changes nothing.
