@@ -134,7 +134,7 @@ type Request = Box<dyn Fn(&reqwest::Client, u64, usize) -> reqwest::RequestBuild
 
 /// Drives `make` from `CONCURRENCY` tasks: a warm-up, then `duration` measured.
 async fn drive(name: &str, sizes: &Sizes, server: &Server, make: Request) -> Run {
-    let client = reqwest::Client::builder()
+    let client = soundshelf_outbound::http::client_builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap_or_default();

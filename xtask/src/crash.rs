@@ -167,7 +167,7 @@ async fn crash_runs(url: &str, kills: usize, profile: &str) -> anyhow::Result<()
     .await?;
 
     let data_dir = server::scratch_dir("crash")?;
-    let client = reqwest::Client::builder()
+    let client = soundshelf_outbound::http::client_builder()
         .timeout(Duration::from_secs(30))
         .build()?;
     let mut tally = Tally::default();

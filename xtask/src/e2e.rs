@@ -246,7 +246,7 @@ fn check_container(setup: &Setup, name: &str) -> anyhow::Result<()> {
 
 /// A client whose connections come from `127.0.0.{last}`.
 fn client_from(last: u8) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+    Ok(soundshelf_outbound::http::client_builder()
         .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
         .timeout(Duration::from_secs(30))
         .build()?)

@@ -170,7 +170,7 @@ impl Drop for Proc {
 
 /// Waits until `url` answers 200 (30 s at most).
 pub(crate) async fn wait_healthy(name: &str, url: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
+    let client = soundshelf_outbound::http::client();
     for _ in 0..600 {
         if let Ok(r) = client.get(url).send().await
             && r.status() == 200

@@ -165,7 +165,7 @@ async fn soak(
     // The first slice is the warm-up: its memory reading is the baseline.
     let slice_len = length / SLICES;
     let shared = Arc::new(Shared {
-        client: reqwest::Client::builder()
+        client: soundshelf_outbound::http::client_builder()
             .pool_max_idle_per_host(CONCURRENCY)
             // Idle connections are dropped before the server would close them: a
             // connection the pool opened but never used gets a 408 after

@@ -18,7 +18,6 @@ pub mod routes;
 pub mod scheduler;
 pub mod startup;
 pub mod state;
-pub mod storage;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -75,6 +75,9 @@ enum CatalogCommand {
         /// How many objects to check at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// How long one check may take (Qiniu/OSS: the signed HEAD, connection included).
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
     },
 }
 
@@ -149,10 +152,13 @@ fn main() -> ExitCode {
         return catalog_import(settings, file, *dry_run);
     }
     if let Some(Command::Catalog {
-        command: CatalogCommand::Verify { concurrency },
+        command: CatalogCommand::Verify {
+            concurrency,
+            timeout,
+        },
     }) = &cli.command
     {
-        return catalog_verify(settings, *concurrency);
+        return catalog_verify(settings, *concurrency, *timeout);
     }
     telemetry::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -333,21 +339,20 @@ fn catalog_import(settings: Settings, file: &std::path::Path, dry_run: bool) -> 
 
 /// `soundshelf catalog verify`: 0 when every live asset is as the catalogue says, 1 when
 /// one is not (each printed), 2 when it cannot check.
-fn catalog_verify(settings: Settings, concurrency: usize) -> ExitCode {
+fn catalog_verify(
+    settings: Settings,
+    concurrency: usize,
+    timeout: std::time::Duration,
+) -> ExitCode {
     use soundshelf_service::catalog::Problem;
-    if !matches!(
-        settings.downloads.backend,
-        soundshelf_app::config::StorageBackend::Local
-    ) {
-        eprintln!(
-            "error: catalog verify checks the local backend only for now; with qiniu or oss, check the bucket with the vendor's tools"
-        );
-        return ExitCode::from(2);
-    }
     telemetry::init(&settings);
-    let storage = std::sync::Arc::new(soundshelf_app::storage::LocalObjects {
-        root: settings.data.local_storage_dir.clone(),
-    });
+    let storage = match soundshelf_app::startup::object_sizes(&settings, timeout) {
+        Ok(storage) => storage,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let found = with_catalog(&settings, async |catalog| {
         Ok(catalog.verify(storage, concurrency).await?)
     });

@@ -2,6 +2,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -11,8 +12,9 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
+use soundshelf_outbound::{LocalObjects, SignedObjects};
 use soundshelf_ports::{
-    Clock, JobLock, PageCache, Probe, RateLimiter, SystemClock, UrlSigner, UserEvents,
+    Clock, JobLock, ObjectSizes, PageCache, Probe, RateLimiter, SystemClock, UrlSigner, UserEvents,
 };
 use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache, RedisUserEvents};
 use soundshelf_service::accounts::AccountsService;
@@ -150,6 +152,24 @@ pub fn url_signer(backend: &StorageBackend) -> Option<Arc<dyn UrlSigner>> {
             version: *version,
         })),
     }
+}
+
+/// The storage backend as the catalogue's verification sees it: `stat` under
+/// `LOCAL_STORAGE_DIR`, or a `HEAD` signed by the downloads' own signer that gives up after
+/// `timeout`.
+pub fn object_sizes(
+    settings: &Settings,
+    timeout: Duration,
+) -> anyhow::Result<Arc<dyn ObjectSizes>> {
+    Ok(match url_signer(&settings.downloads.backend) {
+        None => Arc::new(LocalObjects {
+            root: settings.data.local_storage_dir.clone(),
+        }),
+        Some(signer) => Arc::new(
+            SignedObjects::new(signer, Arc::new(SystemClock), timeout)
+                .map_err(|e| anyhow::anyhow!("the storage client: {e}"))?,
+        ),
+    })
 }
 
 /// Migrates (when `AUTO_MIGRATE`), connects, and seeds the demo data (when `SEED_DEMO`).

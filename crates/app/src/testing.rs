@@ -86,7 +86,7 @@ async fn start(
         .unwrap();
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client: soundshelf_outbound::http::client(),
         db,
         store,
         dir,

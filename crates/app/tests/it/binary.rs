@@ -75,7 +75,7 @@ async fn the_embedded_default_starts_with_demo_data_and_stops_gracefully() {
     );
 
     // The printed token works: a new user can add, list, search, check and delete.
-    let client = reqwest::Client::new();
+    let client = soundshelf_outbound::http::client();
     let body = serde_json::json!({
         "item_id": "music_001", "item_type": "music",
         "item_data": {"title": "深度放松冥想音乐", "cover": "/images/music_001.jpg", "duration": 360}
@@ -277,7 +277,7 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
         }
         startup.push(line);
     };
-    let res = reqwest::Client::new()
+    let res = soundshelf_outbound::http::client()
         .get(format!("{base}/no/such/route"))
         .header("X-Request-Id", "json-log-test-1")
         .send()
@@ -382,7 +382,7 @@ async fn secrets_and_tokens_never_appear_in_the_logs() {
     let user = soundshelf_domain::UserId::parse("user_vip").unwrap();
     let token = keys.mint(&user, Duration::from_secs(600)).unwrap();
     let forged = format!("{}.forged-{tag}", token.rsplit_once('.').unwrap().0);
-    let client = reqwest::Client::new();
+    let client = soundshelf_outbound::http::client();
     let get = |path: &str, token: &str| {
         client
             .get(format!("{base}{path}"))

@@ -16,6 +16,7 @@ use soundshelf_store::{Backend, DbConfig};
 soundshelf_store::on_both_backends!(
     ten_thousand_rows_import_once_and_bad_rows_apply_nothing,
     verify_finds_a_deleted_file_and_a_wrong_size_on_the_local_backend,
+    verify_asks_qiniu_and_oss_with_signed_heads,
 );
 
 const HEADER: &str = "id,title,cover,duration,category,premium_required,standard_key,standard_size,high_key,high_size,lossless_key,lossless_size\n";
@@ -151,11 +152,21 @@ async fn ten_thousand_rows_import_once_and_bad_rows_apply_nothing(backend: Backe
 
 /// `soundshelf catalog verify` with the app's own settings.
 fn verify(app: &soundshelf_app::testing::TestApp) -> (Option<i32>, String) {
+    verify_with(app, &[], 4)
+}
+
+fn verify_with(
+    app: &soundshelf_app::testing::TestApp,
+    vars: &[(&str, &str)],
+    concurrency: usize,
+) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_soundshelf"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(&app.env)
-        .args(["catalog", "verify", "--concurrency", "4"])
+        .envs(vars.iter().copied())
+        .args(["catalog", "verify", "--timeout", "5s", "--concurrency"])
+        .arg(concurrency.to_string())
         .output()
         .unwrap();
     (
@@ -192,4 +203,102 @@ async fn verify_finds_a_deleted_file_and_a_wrong_size_on_the_local_backend(backe
     );
     assert!(!out.contains("music_007"), "{out}");
     assert!(out.contains("33 assets checked, 2 mismatches"), "{out}");
+}
+
+/// With Qiniu and OSS (V1 and V4), each asset is asked by a signed `HEAD` of a stand-in
+/// bucket that checks the vendor's signature with its own implementation: a missing
+/// object and a wrong size are found, never more than `--concurrency` at once, and a
+/// wrong secret makes every asset "could not be checked" (exit 1), with no URL printed.
+async fn verify_asks_qiniu_and_oss_with_signed_heads(backend: Backend) {
+    use serde_json::json;
+    use soundshelf_outbound::testing::{StandIn, Vendor};
+
+    let objects: serde_json::Map<String, serde_json::Value> = soundshelf_store::demo::assets()
+        .into_iter()
+        .filter(|a| a.object_key != "music/music_002_320k.mp3")
+        .map(|a| {
+            let size = if a.object_key == "music/music_005_128k.mp3" {
+                5
+            } else {
+                a.file_size
+            };
+            (a.object_key, json!(size))
+        })
+        .collect();
+    let app = soundshelf_app::testing::spawn_app(backend).await;
+    for vendor in [Vendor::Qiniu, Vendor::OssV1, Vendor::OssV4] {
+        let config = json!({
+            "access_key": "standin-ak",
+            "secret": "standin-secret-0123456789",
+            "bucket": "soundshelf-audio",
+            "region": "cn-hangzhou",
+            "objects": objects,
+            "delay": 0.05,
+        });
+        let Ok(bucket) = StandIn::start(vendor, &config) else {
+            soundshelf_store::testing::missing_tool("python3 (the stand-in bucket)");
+            return;
+        };
+        let url = bucket.url();
+        let mut vars = match vendor {
+            Vendor::Qiniu => vec![
+                ("STORAGE_BACKEND", "qiniu"),
+                ("QINIU_ACCESS_KEY", "standin-ak"),
+                ("QINIU_SECRET_KEY", "standin-secret-0123456789"),
+                ("QINIU_BUCKET", "soundshelf-audio"),
+                ("QINIU_DOMAIN", url.as_str()),
+            ],
+            Vendor::OssV1 | Vendor::OssV4 => vec![
+                ("STORAGE_BACKEND", "oss"),
+                ("OSS_ACCESS_KEY_ID", "standin-ak"),
+                ("OSS_ACCESS_KEY_SECRET", "standin-secret-0123456789"),
+                ("OSS_BUCKET", "soundshelf-audio"),
+                ("OSS_REGION", "oss-cn-hangzhou"),
+                ("OSS_ENDPOINT", url.as_str()),
+                (
+                    "OSS_SIGNATURE_VERSION",
+                    if vendor == Vendor::OssV1 { "v1" } else { "v4" },
+                ),
+            ],
+        };
+        let (code, out) = verify_with(&app, &vars, 3);
+        assert_eq!(code, Some(1), "{vendor:?}: {out}");
+        assert!(
+            out.contains("music_002 high music/music_002_320k.mp3: missing"),
+            "{vendor:?}: {out}"
+        );
+        assert!(
+            out.contains("music_005 standard music/music_005_128k.mp3: size 5, the catalogue says"),
+            "{vendor:?}: {out}"
+        );
+        assert!(
+            out.contains("36 assets checked, 2 mismatches"),
+            "{vendor:?}: {out}"
+        );
+        let stats = bucket.stats().await;
+        assert_eq!(stats["heads"], 36, "{vendor:?} {stats}");
+        assert_eq!(stats["rejected"], 0, "{vendor:?} {stats}");
+        let most = stats["max_in_flight"].as_u64().unwrap();
+        assert!((2..=3).contains(&most), "{vendor:?} {stats}");
+
+        // The wrong secret: the bucket refuses every HEAD.
+        let secret = if vendor == Vendor::Qiniu {
+            "QINIU_SECRET_KEY"
+        } else {
+            "OSS_ACCESS_KEY_SECRET"
+        };
+        vars.push((secret, "not-the-secret"));
+        let (code, out) = verify_with(&app, &vars, 3);
+        assert_eq!(code, Some(1), "{vendor:?}: {out}");
+        assert_eq!(
+            out.matches("could not be checked: the storage answered 403 Forbidden")
+                .count(),
+            36,
+            "{vendor:?}: {out}"
+        );
+        assert!(out.contains("36 assets checked, 36 mismatches"), "{out}");
+        for leak in ["token=", "Signature=", "x-oss-signature", "not-the-secret"] {
+            assert!(!out.contains(leak), "{vendor:?}: {out}");
+        }
+    }
 }

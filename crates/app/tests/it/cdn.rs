@@ -37,7 +37,7 @@ fn oss(version: &'static str) -> Vec<(&'static str, &'static str)> {
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+    soundshelf_outbound::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -280,7 +280,7 @@ async fn forged_tokens_are_refused() {
         assert!(res.status().is_client_error(), "{}", res.status());
     }
     // On a new connection: the pooled one may be the one the server just closed.
-    let after = reqwest::Client::new()
+    let after = soundshelf_outbound::http::client()
         .get(app.url("/api/favorites"))
         .bearer_auth(token("user_free"))
         .send()
