@@ -40,15 +40,7 @@ pub async fn start(jobs: Arc<JobsService>, timezone: UtcOffset) -> anyhow::Resul
         let jobs = jobs.clone();
         let cron = CronJob::new_async_tz(job.schedule(), tz, move |_id, _scheduler| {
             let jobs = jobs.clone();
-            Box::pin(async move {
-                match jobs.run(job).await {
-                    Ok(JobRun::Ran(_)) => {}
-                    Ok(JobRun::Skipped) => {
-                        tracing::debug!(job = job.name(), "skipped: another instance runs it")
-                    }
-                    Err(e) => tracing::error!(job = job.name(), error = %e, "job failed"),
-                }
-            })
+            Box::pin(async move { run_and_record(&jobs, job).await })
         })
         .with_context(|| format!("scheduling {}", job.name()))?;
         scheduler

@@ -120,6 +120,7 @@ pub fn jobs_service(settings: &Settings, store: &Store, redis: Option<&Redis>) -
         Arc::new(SystemClock),
         settings.app_timezone,
     )
+    .with_retention(settings.retention)
 }
 
 /// The signer of a CDN backend; `None` for local storage, whose files this server sends.

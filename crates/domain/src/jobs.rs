@@ -20,15 +20,18 @@ pub enum Job {
     StatsRefresh,
     /// 09:00: write yesterday's report.
     DailyReport,
+    /// 03:00: delete what is older than its retention window ([`RetentionWindows`]).
+    Retention,
 }
 
 impl Job {
     /// Every job.
-    pub const ALL: [Job; 4] = [
+    pub const ALL: [Job; 5] = [
         Job::TokenCleanup,
         Job::FailedCleanup,
         Job::StatsRefresh,
         Job::DailyReport,
+        Job::Retention,
     ];
 
     /// Its name, as `soundshelf jobs run <name>` takes it.
@@ -38,6 +41,7 @@ impl Job {
             Job::FailedCleanup => "failed-cleanup",
             Job::StatsRefresh => "stats-refresh",
             Job::DailyReport => "daily-report",
+            Job::Retention => "retention",
         }
     }
 
@@ -53,6 +57,7 @@ impl Job {
             Job::FailedCleanup => "0 0 2 * * *",
             Job::StatsRefresh => "0 0 */6 * * *",
             Job::DailyReport => "0 0 9 * * *",
+            Job::Retention => "0 0 3 * * *",
         }
     }
 
@@ -69,7 +74,90 @@ impl Job {
             Job::DailyReport => {
                 "09:00: write yesterday's report (downloads by status, bytes, new favorites)"
             }
+            Job::Retention => {
+                "03:00: delete download logs, per-day grant rows, reports, audit entries and expired records older than their RETENTION_* windows"
+            }
         }
+    }
+}
+
+/// How long each kind of row is kept (SPEC §12); the retention job deletes what is older.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionWindows {
+    /// `download_logs`, by `download_time` (`RETENTION_DOWNLOAD_LOGS`, 90 days).
+    pub download_logs: Duration,
+    /// Per-day grant rows and counters, by their day in `APP_TIMEZONE`
+    /// (`RETENTION_GRANT_DAYS`, 35 days).
+    pub grant_days: Duration,
+    /// Daily reports (by day) and audit entries (by time) (`RETENTION_REPORTS`, 400 days).
+    pub reports: Duration,
+    /// Download records in status `expired`, by `download_time`
+    /// (`RETENTION_EXPIRED_RECORDS`, 30 days).
+    pub expired_records: Duration,
+}
+
+impl Default for RetentionWindows {
+    fn default() -> Self {
+        Self {
+            download_logs: Duration::days(90),
+            grant_days: Duration::days(35),
+            reports: Duration::days(400),
+            expired_records: Duration::days(30),
+        }
+    }
+}
+
+/// One kind of row the retention job deletes, with what "too old" means for it: rows
+/// strictly before the instant or the day given are deleted, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purge {
+    /// `download_logs` with `download_time` before this.
+    DownloadLogs(OffsetDateTime),
+    /// `download_grant_days` of a day before this.
+    GrantDays(Date),
+    /// `daily_grant_counters` of a day before this.
+    GrantCounters(Date),
+    /// `daily_reports` of a day before this.
+    DailyReports(Date),
+    /// `audit_log` entries made before this.
+    AuditLog(OffsetDateTime),
+    /// `expired` download records started before this.
+    ExpiredRecords(OffsetDateTime),
+}
+
+impl Purge {
+    /// The count's name in the job's report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Purge::DownloadLogs(_) => "download_logs_deleted",
+            Purge::GrantDays(_) => "grant_days_deleted",
+            Purge::GrantCounters(_) => "grant_counters_deleted",
+            Purge::DailyReports(_) => "daily_reports_deleted",
+            Purge::AuditLog(_) => "audit_entries_deleted",
+            Purge::ExpiredRecords(_) => "expired_records_deleted",
+        }
+    }
+}
+
+impl RetentionWindows {
+    /// What the job deletes when run at `now`: instants are `now` minus the window; days
+    /// are today in `timezone` minus the window in whole days (a 35-day window keeps today
+    /// and the 35 days before it).
+    pub fn purges(&self, now: OffsetDateTime, timezone: UtcOffset) -> [Purge; 6] {
+        let today = now.to_offset(timezone).date();
+        let day_before = |window: Duration| {
+            today
+                .checked_sub(Duration::days(window.whole_days()))
+                .unwrap_or(Date::MIN)
+        };
+        [
+            Purge::DownloadLogs(now - self.download_logs),
+            Purge::GrantDays(day_before(self.grant_days)),
+            Purge::GrantCounters(day_before(self.grant_days)),
+            Purge::DailyReports(day_before(self.reports)),
+            Purge::AuditLog(now - self.reports),
+            Purge::ExpiredRecords(now - self.expired_records),
+        ]
     }
 }
 
@@ -95,6 +183,30 @@ mod tests {
             assert_eq!(Job::parse(job.name()), Some(job));
         }
         assert_eq!(Job::parse("nope"), None);
+    }
+
+    #[test]
+    fn retention_cuts_at_the_window_in_the_app_timezone() {
+        let w = RetentionWindows::default();
+        // 2026-06-01 17:00 UTC is 06-02 01:00 at +08:00: "today" is 06-02 there.
+        let now = datetime!(2026-06-01 17:00 UTC);
+        let purges = w.purges(now, offset!(+8));
+        assert_eq!(
+            purges,
+            [
+                Purge::DownloadLogs(datetime!(2026-03-03 17:00 UTC)),
+                Purge::GrantDays(date!(2026 - 04 - 28)),
+                Purge::GrantCounters(date!(2026 - 04 - 28)),
+                Purge::DailyReports(date!(2025 - 04 - 28)),
+                Purge::AuditLog(datetime!(2025-04-27 17:00 UTC)),
+                Purge::ExpiredRecords(datetime!(2026-05-02 17:00 UTC)),
+            ]
+        );
+        // The same instant in UTC: today is 06-01.
+        assert_eq!(
+            w.purges(now, offset!(UTC))[1],
+            Purge::GrantDays(date!(2026 - 04 - 27))
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The clean-ups and aggregates of the scheduled jobs.
 
 use async_trait::async_trait;
+use soundshelf_domain::jobs::Purge;
 use time::{Date, OffsetDateTime};
 
 use crate::StoreError;
@@ -55,6 +56,10 @@ pub trait MaintenanceStore: Send + Sync {
     /// Recomputes each track's downloads of the last 7 and 30 days from the logs; returns
     /// the rows written.
     async fn refresh_download_stats(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Deletes at most `limit` rows of the kind `purge` names that are older than its
+    /// cutoff, in one statement; returns how many. The caller repeats it (pausing between
+    /// batches) until fewer than `limit` come back.
+    async fn purge_batch(&self, purge: Purge, limit: u32) -> Result<u64, StoreError>;
     /// Computes and stores (replacing any) the report of `day`, `[from, to)`.
     async fn write_daily_report(
         &self,

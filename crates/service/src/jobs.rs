@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use soundshelf_domain::jobs::{
-    BATCH, FAILED_RECORD_RETENTION, Job, TOMBSTONE_RETENTION, report_window,
+    BATCH, FAILED_RECORD_RETENTION, Job, RetentionWindows, TOMBSTONE_RETENTION, report_window,
 };
 use soundshelf_ports::{Clock, JobLock, MaintenanceStore, StoreError};
 use time::UtcOffset;
@@ -24,6 +24,10 @@ pub struct JobReport {
     pub counts: Vec<(&'static str, u64)>,
 }
 
+/// How long the retention job rests between two batched deletes, so that the rows and
+/// index pages it touches are free for normal traffic most of the time.
+pub const RETENTION_PAUSE: Duration = Duration::from_millis(20);
+
 /// The scheduled jobs as use cases.
 #[derive(Clone)]
 pub struct JobsService {
@@ -31,6 +35,8 @@ pub struct JobsService {
     lock: Arc<dyn JobLock>,
     clock: Arc<dyn Clock>,
     timezone: UtcOffset,
+    retention: RetentionWindows,
+    pause: Duration,
 }
 
 impl std::fmt::Debug for JobsService {
@@ -52,7 +58,21 @@ impl JobsService {
             lock,
             clock,
             timezone,
+            retention: RetentionWindows::default(),
+            pause: RETENTION_PAUSE,
         }
+    }
+
+    /// The same jobs with these retention windows (the default is SPEC's).
+    pub fn with_retention(mut self, retention: RetentionWindows) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The same jobs resting `pause` between the retention job's batches.
+    pub fn with_retention_pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
     }
 
     /// Runs `job` now, once across every instance (skipped when another holds it).
@@ -122,6 +142,22 @@ impl JobsService {
                     ("completed_bytes", r.completed_bytes),
                     ("new_favorites", r.new_favorites),
                 ]
+            }
+            Job::Retention => {
+                let mut counts = Vec::new();
+                for purge in self.retention.purges(now, self.timezone) {
+                    let mut deleted = 0;
+                    loop {
+                        let n = s.purge_batch(purge, BATCH).await.map_err(e)?;
+                        deleted += n;
+                        if n < u64::from(BATCH) {
+                            break;
+                        }
+                        tokio::time::sleep(self.pause).await;
+                    }
+                    counts.push((purge.name(), deleted));
+                }
+                counts
             }
         };
         Ok(JobReport { job, counts })

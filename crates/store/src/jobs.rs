@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use soundshelf_domain::downloads::DownloadStatus;
+use soundshelf_domain::jobs::Purge;
 use soundshelf_domain::time::to_primitive_utc;
 use soundshelf_ports::{DailyReport, JobLock, LockToken, MaintenanceStore, StoreError};
 use time::{Date, OffsetDateTime};
@@ -87,6 +88,10 @@ impl MaintenanceStore for Store {
         detached!(self as store, () => store.purge_tombstones_now(before, batch))
     }
 
+    async fn purge_batch(&self, purge: Purge, limit: u32) -> Result<u64, StoreError> {
+        detached!(self as store, () => store.purge_batch_now(purge, limit))
+    }
+
     async fn refresh_download_stats(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         detached!(self as store, () => store.refresh_download_stats_now(now))
     }
@@ -152,6 +157,52 @@ impl Store {
                 .select(ud::id),
             |c, ids| diesel::delete(ud::table.filter(ud::id.eq_any(&ids)))
         ))
+    }
+
+    async fn purge_batch_now(&self, purge: Purge, limit: u32) -> Result<u64, StoreError> {
+        // The table and the test on its cutoff are constants; the cutoff and the limit
+        // are bound. Each table has an index that starts with the column tested.
+        let (table, condition) = match purge {
+            Purge::DownloadLogs(_) => ("download_logs", "download_time < ?"),
+            Purge::GrantDays(_) => ("download_grant_days", "day < ?"),
+            Purge::GrantCounters(_) => ("daily_grant_counters", "day < ?"),
+            Purge::DailyReports(_) => ("daily_reports", "day < ?"),
+            Purge::AuditLog(_) => ("audit_log", "at < ?"),
+            Purge::ExpiredRecords(_) => (
+                "user_downloads",
+                "status = 'expired' AND download_time < ?",
+            ),
+        };
+        // MySQL deletes with a LIMIT; SQLite (without that compile option) by rowid.
+        let sql = match self.backend() {
+            crate::Backend::Mysql => format!("DELETE FROM {table} WHERE {condition} LIMIT ?"),
+            crate::Backend::Sqlite => format!(
+                "DELETE FROM {table} WHERE rowid IN \
+                 (SELECT rowid FROM {table} WHERE {condition} LIMIT ?)"
+            ),
+        };
+        let limit = i64::from(limit.max(1));
+        let done = with_conn!(self, conn => {
+            let query = diesel::sql_query(sql.as_str());
+            match purge {
+                Purge::DownloadLogs(t) | Purge::AuditLog(t) | Purge::ExpiredRecords(t) => {
+                    query
+                        .bind::<diesel::sql_types::Timestamp, _>(to_primitive_utc(t))
+                        .bind::<BigInt, _>(limit)
+                        .execute(conn)
+                        .await
+                }
+                Purge::GrantDays(d) | Purge::GrantCounters(d) | Purge::DailyReports(d) => {
+                    query
+                        .bind::<diesel::sql_types::Date, _>(d)
+                        .bind::<BigInt, _>(limit)
+                        .execute(conn)
+                        .await
+                }
+            }
+            .map_err(query_error)?
+        });
+        Ok(count(done))
     }
 
     async fn purge_tombstones_now(

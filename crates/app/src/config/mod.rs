@@ -1,7 +1,7 @@
 //! Settings from the environment (SPEC §8). Every variable is read and checked here,
 //! once, at start-up: a bad value stops the server with a message naming the variable.
 //! By concern: `data` (database, storage, pool), `downloads` (quotas, tokens, storage
-//! backend), `values` (value forms and the error); the rest (HTTP, auth, logs, Redis)
+//! backend), `jobs` (retention windows), `values` (value forms and the error); the rest (HTTP, auth, logs, Redis)
 //! here.
 //!
 //! Variables are looked up one by one rather than deserialized into a struct: which ones
@@ -11,6 +11,7 @@
 
 mod data;
 mod downloads;
+mod jobs;
 mod values;
 
 use std::net::SocketAddr;
@@ -87,6 +88,8 @@ pub struct Settings {
     /// Redis, shared by every instance (`REDIS_URL`, `REDIS_KEY_PREFIX`); `None`: limits
     /// and caches stay in-process.
     pub redis: Option<RedisSettings>,
+    /// How long the retention job keeps each kind of row (`RETENTION_*`).
+    pub retention: soundshelf_domain::jobs::RetentionWindows,
 }
 
 /// Where Redis is, and the prefix of every key written there.
@@ -217,6 +220,7 @@ impl Settings {
             return Err(bad("FAVORITES_CACHE_TTL", "must be at most 1h"));
         }
         Ok(Self {
+            retention: jobs::retention(&get)?,
             favorites_cache_ttl,
             abnormal_attempts_per_hour: number(
                 &get,

@@ -28,7 +28,8 @@ impl Clock for FixedClock {
 
 soundshelf_store::on_both_backends!(
     every_job_cleans_exactly_what_it_should,
-    the_daily_report_matches_independent_counts
+    the_daily_report_matches_independent_counts,
+    retention_deletes_exactly_what_is_older_than_each_window
 );
 
 async fn setup(backend: Backend) -> (TestDb, Store, JobsService) {
@@ -219,6 +220,141 @@ async fn every_job_cleans_exactly_what_it_should(backend: Backend) {
     let month = ids(&db, "SELECT CAST(downloads_30d AS CHAR) AS value FROM music_download_stats WHERE music_id = 'music_001'").await;
     let stats = format!("{week}/{month}");
     assert_eq!(stats, "2/3");
+}
+
+/// Rows at known ages on each side of every window's edge (SPEC §12's defaults; now is
+/// 2026-06-10 12:00 UTC, 20:00 in the app's +08:00): one run deletes exactly those
+/// strictly older, in batches (2,500 old logs take three), and a second run deletes
+/// nothing.
+async fn retention_deletes_exactly_what_is_older_than_each_window(backend: Backend) {
+    let (db, _store, jobs) = setup(backend).await;
+    let jobs = jobs.with_retention_pause(std::time::Duration::from_millis(1));
+    let log = |id: &str, at: &str| {
+        format!(
+            "('{id}', 'user_free', 'music_001', '::1', 0, '{at}', 'started')"
+        )
+    };
+    // Logs: kept 90 days, the edge is 2026-03-12 12:00:00.
+    let mut old_logs: Vec<String> = (0..2_500)
+        .map(|n| log(&format!("log_old_{n:04}"), "2026-01-01 00:00:00"))
+        .collect();
+    old_logs.push(log("log_edge_before", "2026-03-12 11:59:59"));
+    for (id, at) in [
+        ("log_edge_at", "2026-03-12 12:00:00"),
+        ("log_edge_after", "2026-03-12 12:00:01"),
+        ("log_today", "2026-06-10 11:00:00"),
+    ] {
+        old_logs.push(log(id, at));
+    }
+    for chunk in old_logs.chunks(500) {
+        execute_sql(
+            &db.config,
+            &format!(
+                "INSERT INTO download_logs (id, user_id, music_id, ip_address, download_size, download_time, status) VALUES {}",
+                chunk.join(", ")
+            ),
+        )
+        .await;
+    }
+    let day_rows = |table: &str, day: &str, user: &str| match table {
+        "download_grant_days" => format!(
+            "INSERT INTO download_grant_days (user_id, day, music_id, quality, granted_at) VALUES ('{user}', '{day}', 'music_001', 'standard', '{day} 08:00:00')"
+        ),
+        _ => format!(
+            "INSERT INTO daily_grant_counters (user_id, day, grants) VALUES ('{user}', '{day}', 1)"
+        ),
+    };
+    let report = |day: &str| {
+        format!(
+            "INSERT INTO daily_reports (day, downloads_total, downloads_downloading, downloads_completed, downloads_failed, downloads_expired, completed_bytes, new_favorites, created_at) \
+             VALUES ('{day}', 1, 0, 1, 0, 0, 10, 0, '{day} 01:00:00')"
+        )
+    };
+    let audit = |id: &str, at: &str| {
+        format!(
+            "INSERT INTO audit_log (id, at, actor, action, target, before_state, after_state, request_id) \
+             VALUES ('{id}', '{at}', 'system', 'user.update', 'user:user_free', NULL, '{{}}', NULL)"
+        )
+    };
+    let record = |id: &str, music: &str, status: &str, at: &str| {
+        format!(
+            "INSERT INTO user_downloads (id, user_id, music_id, file_size, quality, status, progress, download_time) \
+             VALUES ('{id}', 'user_free', '{music}', 1, 'standard', '{status}', 0, '{at}')"
+        )
+    };
+    let mut statements = Vec::new();
+    for table in ["download_grant_days", "daily_grant_counters"] {
+        // Kept 35 days: today (06-10 in +08:00) and the 35 before it, from 05-06.
+        statements.push(day_rows(table, "2026-05-05", "user_free"));
+        statements.push(day_rows(table, "2026-05-06", "user_free"));
+        statements.push(day_rows(table, "2026-06-10", "user_free"));
+        statements.push(day_rows(table, "2026-05-05", "user_trial"));
+    }
+    // Reports kept 400 days: from 2025-05-06.
+    for day in ["2025-05-05", "2025-05-06", "2026-06-09"] {
+        statements.push(report(day));
+    }
+    // Audit entries kept 400 days: from 2025-05-06 12:00:00.
+    statements.push(audit("aud_before", "2025-05-06 11:59:59"));
+    statements.push(audit("aud_at", "2025-05-06 12:00:00"));
+    statements.push(audit("aud_recent", "2026-06-01 00:00:00"));
+    // Expired records kept 30 days: from 2026-05-11 12:00:00; other statuses are not
+    // this job's.
+    statements.push(record("dl_expired_before", "music_001", "expired", "2026-05-11 11:59:59"));
+    statements.push(record("dl_expired_at", "music_002", "expired", "2026-05-11 12:00:00"));
+    statements.push(record("dl_completed_old", "music_003", "completed", "2025-01-01 00:00:00"));
+    statements.push(record("dl_downloading_old", "music_004", "downloading", "2025-01-01 00:00:00"));
+    for sql in statements {
+        execute_sql(&db.config, &sql).await;
+    }
+
+    let JobRun::Ran(first) = jobs.run(Job::Retention).await.unwrap() else {
+        panic!("ran")
+    };
+    assert_eq!(
+        first.counts,
+        vec![
+            ("download_logs_deleted", 2_501),
+            ("grant_days_deleted", 2),
+            ("grant_counters_deleted", 2),
+            ("daily_reports_deleted", 1),
+            ("audit_entries_deleted", 1),
+            ("expired_records_deleted", 1),
+        ]
+    );
+    let left = |table: &str, column: &str| {
+        let sql = format!(
+            "SELECT {} AS value FROM {table}",
+            group_concat(backend, column)
+        );
+        let db = &db;
+        async move { ids(db, &sql).await }
+    };
+    assert_eq!(
+        left("download_logs", "id").await,
+        "log_edge_after,log_edge_at,log_today"
+    );
+    for table in ["download_grant_days", "daily_grant_counters"] {
+        assert_eq!(
+            left(table, "CAST(day AS CHAR)").await,
+            "2026-05-06,2026-06-10",
+            "{table}"
+        );
+    }
+    assert_eq!(
+        left("daily_reports", "CAST(day AS CHAR)").await,
+        "2025-05-06,2026-06-09"
+    );
+    assert_eq!(left("audit_log", "id").await, "aud_at,aud_recent");
+    assert_eq!(
+        left("user_downloads", "id").await,
+        "dl_completed_old,dl_downloading_old,dl_expired_at"
+    );
+
+    let JobRun::Ran(second) = jobs.run(Job::Retention).await.unwrap() else {
+        panic!("ran")
+    };
+    assert!(second.counts.iter().all(|(_, n)| *n == 0), "{:?}", second.counts);
 }
 
 async fn the_daily_report_matches_independent_counts(backend: Backend) {

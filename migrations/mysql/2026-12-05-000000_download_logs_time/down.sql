@@ -1,0 +1,1 @@
+ALTER TABLE download_logs DROP KEY idx_download_time;

@@ -1,0 +1,1 @@
+DROP INDEX idx_download_logs_download_time;
