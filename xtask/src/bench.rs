@@ -580,3 +580,184 @@ fn write_report(runs: &[Run], sizes: &Sizes, quick: bool, took: Duration) -> any
     eprintln!("wrote {}", path.display());
     Ok(())
 }
+
+/// `cargo xtask bench --retention`: the retention job deleting 1,000,000 old download
+/// logs (run by the release binary, `soundshelf jobs run retention`) while lists and
+/// grants run against the release server; their p50/p99 during the job against a quiet
+/// run of the same load. Writes `docs/benchmarks-retention.md`.
+pub async fn retention() -> anyhow::Result<()> {
+    const OLD_LOGS: u64 = 1_000_000;
+    let total = Instant::now();
+    server::build("release")?;
+    let sizes = Sizes {
+        small_users: 200,
+        large_users: 0,
+        warmup: Duration::from_secs(2),
+        duration: Duration::from_secs(10),
+    };
+    let tag = ulid::Ulid::generate().to_string().to_lowercase();
+    let url = seed(&format!("bench_retention_{tag}"), sizes.small_users).await?;
+    let result = retention_runs(&sizes, &url, OLD_LOGS).await;
+    let _ = migrations::drop_database(&url).await;
+    let (quiet, during, job) = result?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmark: the retention job under load\n");
+    let _ = writeln!(
+        md,
+        "Written by `cargo xtask bench --retention` ({:.0?} in all) on a {cores}-core machine: MariaDB, the \
+         release server and the load generator ({CONCURRENCY} connections, alternating `GET /api/favorites` \
+         and grants of 200 users) share the cores. {OLD_LOGS} download logs dated 2025 are placed first \
+         ({:.1?}); `download_logs` then holds {:.0} MB of data and indexes ({:.0} bytes a row). The quiet \
+         run is {:?} after a {:?} warm-up; the second run measures the same load from the moment \
+         `soundshelf jobs run retention` starts until {:?} later.\n",
+        total.elapsed(),
+        job.insert_took,
+        job.table_bytes as f64 / 1e6,
+        job.table_bytes as f64 / OLD_LOGS as f64,
+        sizes.duration,
+        sizes.warmup,
+        sizes.duration,
+    );
+    let _ = writeln!(md, "| run | req/s | p50 ms | p99 ms | p99.9 ms | errors |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    for r in [&quiet, &during] {
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+            r.name,
+            r.rps(),
+            r.ms(0.5),
+            r.ms(0.99),
+            r.ms(0.999),
+            r.errors
+        );
+    }
+    let p99 = during.ms(0.99) / quiet.ms(0.99);
+    let _ = writeln!(
+        md,
+        "\nThe job deleted {} logs in {:.1?} ({}); p99 during the job is {p99:.2}× the quiet run's \
+         (target: within 2×: {}).",
+        job.deleted,
+        job.took,
+        if job.outlasted_measurement {
+            "still running when the measurement ended, so every measured request overlapped it"
+        } else {
+            "it ended before the measurement did"
+        },
+        if p99 <= 2.0 { "met" } else { "missed" }
+    );
+    let path = deploy::repo_root().join("docs/benchmarks-retention.md");
+    std::fs::write(&path, md)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+struct RetentionJob {
+    insert_took: Duration,
+    table_bytes: u64,
+    deleted: u64,
+    took: Duration,
+    outlasted_measurement: bool,
+}
+
+async fn retention_runs(
+    sizes: &Sizes,
+    url: &str,
+    old_logs: u64,
+) -> anyhow::Result<(Run, Run, RetentionJob)> {
+    use diesel::QueryableByName;
+    #[derive(QueryableByName)]
+    struct Bytes {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    let mut conn = AsyncMysqlConnection::establish(url).await?;
+    let started = Instant::now();
+    // MariaDB's sequence engine numbers the rows; one day of 2025 spread over them.
+    conn.batch_execute(&format!(
+        "INSERT INTO download_logs (id, user_id, music_id, ip_address, user_agent, download_size, download_time, status) \
+         SELECT CONCAT('old_', seq), CONCAT('bu_', seq % 200), CONCAT('music_', LPAD(seq % 12 + 1, 3, '0')), \
+         '203.0.113.7', 'MicroMessenger/8.0', 1048576, TIMESTAMP('2025-01-01') + INTERVAL (seq % 86400) SECOND, 'completed' \
+         FROM seq_1_to_{old_logs}"
+    ))
+    .await?;
+    let insert_took = started.elapsed();
+    conn.batch_execute("ANALYZE TABLE download_logs").await?;
+    let table_bytes = diesel_async::RunQueryDsl::get_result::<Bytes>(
+        diesel::sql_query(
+            "SELECT CAST(data_length + index_length AS SIGNED) AS bytes FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'download_logs'",
+        ),
+        &mut conn,
+    )
+    .await?
+    .bytes;
+
+    let server = Server::start(url, &[]).await?;
+    let tokens = tokens(sizes.small_users)?;
+    let mixed = |b: String, t: Arc<Vec<String>>| -> Request {
+        Box::new(move |c, i, task| {
+            let token = &t[(i as usize * 7 + task) % t.len()];
+            if i % 2 == 0 {
+                c.get(format!("{b}/api/favorites")).bearer_auth(token)
+            } else {
+                let music = format!("music_{:03}", (i / 2 % 12) + 1);
+                c.get(format!(
+                    "{b}/api/music/download-url/{music}?quality=standard"
+                ))
+                .bearer_auth(token)
+            }
+        })
+    };
+    let quiet = drive(
+        "quiet: lists + grants",
+        sizes,
+        &server,
+        mixed(server.base.clone(), tokens.clone()),
+    )
+    .await;
+
+    let mut job = server::command("release", url, server::free_port()?);
+    job.args(["jobs", "run", "retention"])
+        .stdout(std::process::Stdio::piped());
+    let job_started = Instant::now();
+    let child = job.spawn()?;
+    let during_sizes = Sizes {
+        warmup: Duration::ZERO,
+        ..*sizes
+    };
+    let during = drive(
+        "during the retention job",
+        &during_sizes,
+        &server,
+        mixed(server.base.clone(), tokens),
+    )
+    .await;
+    let measured = job_started.elapsed();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+    let took = job_started.elapsed();
+    anyhow::ensure!(out.status.success(), "the retention job failed");
+    let left: i64 = diesel_async::RunQueryDsl::get_result::<Bytes>(
+        diesel::sql_query(
+            "SELECT COUNT(*) AS bytes FROM download_logs WHERE download_time < '2025-12-31'",
+        ),
+        &mut conn,
+    )
+    .await?
+    .bytes;
+    anyhow::ensure!(left == 0, "{left} old logs left after the job");
+    Ok((
+        quiet,
+        during,
+        RetentionJob {
+            insert_took,
+            table_bytes: u64::try_from(table_bytes).unwrap_or(0),
+            deleted: old_logs,
+            took,
+            outlasted_measurement: took > measured,
+        },
+    ))
+}

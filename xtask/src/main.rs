@@ -41,6 +41,10 @@ enum Task {
         /// A short run (under two minutes) for development.
         #[arg(long)]
         quick: bool,
+        /// Instead: the retention job deleting 1,000,000 old logs under load, written to
+        /// docs/benchmarks-retention.md.
+        #[arg(long, conflicts_with = "quick")]
+        retention: bool,
     },
     /// Write the OpenAPI document the code generates to docs/openapi.json.
     Openapi,
@@ -191,7 +195,10 @@ fn main() -> anyhow::Result<()> {
                     data.local_storage_dir.display()
                 );
             }
-            Task::Bench { quick } => bench::run(quick).await?,
+            Task::Bench {
+                retention: true, ..
+            } => bench::retention().await?,
+            Task::Bench { quick, .. } => bench::run(quick).await?,
             Task::Openapi => {
                 let path = deploy::repo_root().join("docs/openapi.json");
                 std::fs::write(&path, soundshelf_app::openapi::document())

@@ -260,8 +260,31 @@ async fn run_job_now(settings: Settings, job: Job) -> anyhow::Result<()> {
     }
     let store = soundshelf_app::startup::connect(&settings.data).await?;
     let redis = soundshelf_app::startup::redis(&settings)?;
-    let jobs = soundshelf_app::startup::jobs_service(&settings, &store, redis.as_ref());
-    match jobs.run(job).await? {
+    // A change made here reaches the servers through Redis (their caches of users).
+    let accounts = soundshelf_service::accounts::AccountsService::new(
+        std::sync::Arc::new(store.clone()),
+        std::sync::Arc::new(soundshelf_ports::SystemClock),
+        settings.app_timezone,
+    )
+    .with_invalidation(
+        None,
+        redis.clone().map(|r| {
+            std::sync::Arc::new(soundshelf_redis::RedisUserEvents(r))
+                as std::sync::Arc<dyn soundshelf_ports::UserEvents>
+        }),
+    );
+    let jobs = soundshelf_app::startup::jobs_service(&settings, &store, redis.as_ref(), accounts)?;
+    let ran = jobs.run(job).await;
+    // Alerts the run queued are delivered before the command exits (or given up on).
+    let deadline = settings.alerts.timeout * (settings.alerts.attempts + 1)
+        + settings.alerts.backoff * 2u32.saturating_pow(settings.alerts.attempts);
+    if !jobs.flush_alerts(deadline).await {
+        eprintln!(
+            "{}: some alerts were still undelivered when the command gave up",
+            job.name()
+        );
+    }
+    match ran? {
         JobRun::Ran(report) => {
             let counts: Vec<String> = report
                 .counts

@@ -11,8 +11,10 @@ use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
+use soundshelf_domain::alerts::WebhookFormat;
 use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
-use soundshelf_outbound::{LocalObjects, SignedObjects};
+use soundshelf_outbound::alerts::{Mail, Retries, Webhook};
+use soundshelf_outbound::{AlertDispatcher, LocalObjects, SignedObjects};
 use soundshelf_ports::{
     Clock, JobLock, ObjectSizes, PageCache, Probe, RateLimiter, SystemClock, UrlSigner, UserEvents,
 };
@@ -20,7 +22,7 @@ use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache, RedisUserEvents};
 use soundshelf_service::accounts::AccountsService;
 use soundshelf_service::catalog::CatalogService;
 use soundshelf_service::health::HealthService;
-use soundshelf_service::jobs::JobsService;
+use soundshelf_service::jobs::{AlertJob, JobsService};
 use soundshelf_service::monitoring::MonitoringService;
 use soundshelf_service::{AuthService, DownloadPolicy, DownloadsService, FavoritesService};
 use soundshelf_signers::cdn::{OssUrls, QiniuUrls};
@@ -108,19 +110,60 @@ pub fn redis(settings: &Settings) -> anyhow::Result<Option<Redis>> {
 }
 
 /// The jobs over `store`, guarded by Redis' lock when Redis is configured, else by a
-/// lease row in the database.
-pub fn jobs_service(settings: &Settings, store: &Store, redis: Option<&Redis>) -> JobsService {
+/// lease row in the database; alerts delivered to the `ALERT_*` receivers (from tasks
+/// of the current runtime), and offending users disabled through `accounts` when
+/// `ALERT_AUTO_DISABLE` is set.
+pub fn jobs_service(
+    settings: &Settings,
+    store: &Store,
+    redis: Option<&Redis>,
+    accounts: AccountsService,
+) -> anyhow::Result<JobsService> {
     let lock: Arc<dyn JobLock> = match redis {
         Some(r) => Arc::new(r.clone()),
         None => Arc::new(store.clone()),
     };
-    JobsService::new(
+    let a = &settings.alerts;
+    let webhooks = a
+        .webhook_urls
+        .iter()
+        .map(|url| Webhook {
+            url: url.clone(),
+            format: a.webhook_format.unwrap_or(WebhookFormat::Json),
+            secret: a.webhook_secret.clone(),
+        })
+        .collect();
+    let mail = match (&a.smtp_url, a.email_to.is_empty()) {
+        (Some(smtp_url), false) => Some(Mail {
+            smtp_url: smtp_url.clone(),
+            from: a.email_from.clone(),
+            to: a.email_to.clone(),
+        }),
+        _ => None,
+    };
+    let sink = AlertDispatcher::start(
+        webhooks,
+        mail,
+        Retries {
+            attempts: a.attempts,
+            backoff: a.backoff,
+            timeout: a.timeout,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("alerts: {e}"))?;
+    Ok(JobsService::new(
         Arc::new(store.clone()),
         lock,
         Arc::new(SystemClock),
         settings.app_timezone,
     )
     .with_retention(settings.retention)
+    .with_alerts(AlertJob {
+        monitoring: Arc::new(store.clone()),
+        sink: Arc::new(sink),
+        threshold: settings.abnormal_attempts_per_hour,
+        auto_disable: a.auto_disable.then_some(accounts),
+    }))
 }
 
 /// The signer of a CDN backend; `None` for local storage, whose files this server sends.
@@ -233,13 +276,23 @@ impl Application {
             None => downloads,
         };
         let redis_probe = redis.clone().map(|r| Arc::new(r) as Arc<dyn Probe>);
+        let auth = Arc::new(AuthService::new(
+            shared.clone(),
+            clock.clone(),
+            settings.auth_cache_ttl,
+        ));
+        let user_events = redis
+            .clone()
+            .map(|r| Arc::new(RedisUserEvents(r)) as Arc<dyn UserEvents>);
+        let accounts = AccountsService::new(shared.clone(), clock.clone(), settings.app_timezone)
+            .with_invalidation(Some(auth.clone()), user_events);
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(jwt_secret).context("JWT_SECRET")?,
-            auth: AuthService::new(shared.clone(), clock.clone(), settings.auth_cache_ttl),
+            auth,
             favorites: FavoritesService::new(shared.clone(), clock.clone())
                 .with_page_cache(pages, settings.favorites_cache_ttl),
             downloads,
-            accounts: AccountsService::new(shared.clone(), clock.clone(), settings.app_timezone),
+            accounts,
             catalog: CatalogService::new(shared.clone(), clock.clone()),
             monitoring: MonitoringService::new(
                 shared.clone(),
@@ -249,16 +302,18 @@ impl Application {
             health: HealthService::new(shared.clone(), redis_probe, limiter),
             storage_dir: settings.data.local_storage_dir.clone(),
             trusted_proxies: d.trusted_proxies.clone(),
-            user_events: redis
-                .clone()
-                .map(|r| Arc::new(RedisUserEvents(r)) as Arc<dyn UserEvents>),
         });
         if let Some(r) = &redis {
             // Another instance changed a user: stop trusting what this one cached of it.
             let listener = state.clone();
             r.subscribe_user_changes(Arc::new(move |id| listener.auth.forget(id)));
         }
-        let jobs = Arc::new(jobs_service(settings, &store, redis.as_ref()));
+        let jobs = Arc::new(jobs_service(
+            settings,
+            &store,
+            redis.as_ref(),
+            state.accounts.clone(),
+        )?);
         let request_timeout = settings.request_timeout;
         let internal = settings
             .internal_api_secret

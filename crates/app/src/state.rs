@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use soundshelf_ports::UserEvents;
 use soundshelf_service::accounts::AccountsService;
 use soundshelf_service::catalog::CatalogService;
 use soundshelf_service::health::HealthService;
@@ -18,8 +17,8 @@ use crate::jwt::JwtKeys;
 pub struct AppState {
     /// Token verification.
     pub jwt: JwtKeys,
-    /// Active-user checks.
-    pub auth: AuthService,
+    /// Active-user checks (shared with the accounts use cases, which tell it of changes).
+    pub auth: Arc<AuthService>,
     /// Favorites use cases.
     pub favorites: FavoritesService,
     /// Downloads use cases.
@@ -34,21 +33,8 @@ pub struct AppState {
     pub health: HealthService,
     /// Where the local storage backend keeps objects.
     pub storage_dir: PathBuf,
-    /// With Redis: tells the other instances that a user changed.
-    pub user_events: Option<Arc<dyn UserEvents>>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
-}
-
-impl AppState {
-    /// User `id` changed here: this instance forgets what it cached of the user at once,
-    /// and, with Redis, every other instance as soon as the message reaches it.
-    pub async fn user_changed(&self, id: &soundshelf_domain::UserId) {
-        self.auth.forget(id);
-        if let Some(events) = &self.user_events {
-            events.user_changed(id).await;
-        }
-    }
 }
 
 impl std::fmt::Debug for AppState {

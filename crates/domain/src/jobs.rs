@@ -22,16 +22,20 @@ pub enum Job {
     DailyReport,
     /// 03:00: delete what is older than its retention window ([`RetentionWindows`]).
     Retention,
+    /// Every 5 minutes: alert each (address, user) pair newly over the abnormal
+    /// threshold (SPEC §12).
+    Alerts,
 }
 
 impl Job {
     /// Every job.
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::TokenCleanup,
         Job::FailedCleanup,
         Job::StatsRefresh,
         Job::DailyReport,
         Job::Retention,
+        Job::Alerts,
     ];
 
     /// Its name, as `soundshelf jobs run <name>` takes it.
@@ -42,6 +46,7 @@ impl Job {
             Job::StatsRefresh => "stats-refresh",
             Job::DailyReport => "daily-report",
             Job::Retention => "retention",
+            Job::Alerts => "alerts",
         }
     }
 
@@ -58,6 +63,7 @@ impl Job {
             Job::StatsRefresh => "0 0 */6 * * *",
             Job::DailyReport => "0 0 9 * * *",
             Job::Retention => "0 0 3 * * *",
+            Job::Alerts => "0 */5 * * * *",
         }
     }
 
@@ -76,6 +82,9 @@ impl Job {
             }
             Job::Retention => {
                 "03:00: delete download logs, per-day grant rows, reports, audit entries and expired records older than their RETENTION_* windows"
+            }
+            Job::Alerts => {
+                "every 5 minutes: alert each address and user pair newly over ABNORMAL_ATTEMPTS_PER_HOUR (once an hour per pair)"
             }
         }
     }
@@ -123,6 +132,9 @@ pub enum Purge {
     AuditLog(OffsetDateTime),
     /// `expired` download records started before this.
     ExpiredRecords(OffsetDateTime),
+    /// Records of alerted pairs made before this (a day ago: the alerts job reads the
+    /// last hour only).
+    AlertPairs(OffsetDateTime),
 }
 
 impl Purge {
@@ -135,6 +147,7 @@ impl Purge {
             Purge::DailyReports(_) => "daily_reports_deleted",
             Purge::AuditLog(_) => "audit_entries_deleted",
             Purge::ExpiredRecords(_) => "expired_records_deleted",
+            Purge::AlertPairs(_) => "alert_pairs_deleted",
         }
     }
 }
@@ -143,7 +156,7 @@ impl RetentionWindows {
     /// What the job deletes when run at `now`: instants are `now` minus the window; days
     /// are today in `timezone` minus the window in whole days (a 35-day window keeps today
     /// and the 35 days before it).
-    pub fn purges(&self, now: OffsetDateTime, timezone: UtcOffset) -> [Purge; 6] {
+    pub fn purges(&self, now: OffsetDateTime, timezone: UtcOffset) -> [Purge; 7] {
         let today = now.to_offset(timezone).date();
         let day_before = |window: Duration| {
             today
@@ -157,6 +170,7 @@ impl RetentionWindows {
             Purge::DailyReports(day_before(self.reports)),
             Purge::AuditLog(now - self.reports),
             Purge::ExpiredRecords(now - self.expired_records),
+            Purge::AlertPairs(now - Duration::days(1)),
         ]
     }
 }
@@ -200,6 +214,7 @@ mod tests {
                 Purge::DailyReports(date!(2025 - 04 - 28)),
                 Purge::AuditLog(datetime!(2025-04-27 17:00 UTC)),
                 Purge::ExpiredRecords(datetime!(2026-05-02 17:00 UTC)),
+                Purge::AlertPairs(datetime!(2026-05-31 17:00 UTC)),
             ]
         );
         // The same instant in UTC: today is 06-01.

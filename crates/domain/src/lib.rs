@@ -54,6 +54,7 @@
 //! assert!(plan.conflicts.is_empty() && plan.rejected.is_empty());
 //! ```
 
+pub mod alerts;
 pub mod audit;
 pub mod catalog;
 pub mod codes;

@@ -34,6 +34,13 @@ pub fn parse_rfc3339(
         })
 }
 
+/// `t` as RFC 3339 in UTC (`2026-06-10T12:00:00Z`).
+pub fn format_rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// RFC 3339 serialization with `Z`, for serde's `with`.
 pub mod rfc3339 {
     use serde::Serializer;

@@ -5,6 +5,7 @@
 //! With the `mock` feature, every trait has a mockall mock (`MockFavoriteStore`, …) for
 //! use-case tests.
 
+mod alerts;
 mod cache;
 mod catalog;
 mod clock;
@@ -20,6 +21,7 @@ mod signer;
 mod tokens;
 mod users;
 
+pub use alerts::*;
 pub use cache::*;
 pub use catalog::*;
 pub use clock::*;

@@ -59,6 +59,19 @@ pub trait MonitoringStore: Send + Sync {
         since: OffsetDateTime,
         threshold: u64,
     ) -> Result<Vec<AbnormalActivity>, StoreError>;
+    /// When the pair (`ip_address`, `user_id`) was last alerted, if it was.
+    async fn last_alerted(
+        &self,
+        ip_address: &str,
+        user_id: &str,
+    ) -> Result<Option<OffsetDateTime>, StoreError>;
+    /// Records that the pair was alerted at `at`.
+    async fn record_alert(
+        &self,
+        ip_address: &str,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     /// The stored report of `day`.
     async fn daily_report(&self, day: Date) -> Result<Option<DailyReport>, StoreError>;
     /// The `limit` latest stored reports, newest first.

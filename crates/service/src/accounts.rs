@@ -9,13 +9,16 @@ use soundshelf_domain::downloads::quota_day;
 use soundshelf_domain::time::to_storage_precision;
 use soundshelf_domain::users::{UserChange, revokes_links};
 use soundshelf_domain::{AuditId, Cursor, PageRequest, User, UserId};
-use soundshelf_ports::{Clock, IdGenerator, RandomIds, StoreError, UserEdit, UserStore};
+use soundshelf_ports::{
+    Clock, IdGenerator, RandomIds, StoreError, UserEdit, UserEvents, UserStore,
+};
 use time::UtcOffset;
 
-use crate::InfraError;
+use crate::{AuthService, InfraError};
 
-/// Who makes a change, proven: an active admin ([`AccountsService::operator`]) or the
-/// main backend whose request signature was verified ([`AccountsService::backend`]).
+/// Who makes a change, proven: an active admin ([`AccountsService::operator`]), the
+/// main backend whose request signature was verified ([`AccountsService::backend`]), or
+/// the server itself ([`AccountsService::system`]).
 #[derive(Debug, Clone)]
 pub struct Operator {
     actor: Actor,
@@ -67,6 +70,8 @@ pub struct AccountsService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     timezone: UtcOffset,
+    auth: Option<Arc<AuthService>>,
+    events: Option<Arc<dyn UserEvents>>,
 }
 
 impl std::fmt::Debug for AccountsService {
@@ -85,6 +90,37 @@ impl AccountsService {
             clock,
             ids: Arc::new(RandomIds),
             timezone,
+            auth: None,
+            events: None,
+        }
+    }
+
+    /// The same use cases telling `auth` (this instance's cache of active users) and
+    /// `events` (every other instance, with Redis) when a change has been committed, so
+    /// a disabled or banned user is refused at once here and within moments elsewhere.
+    pub fn with_invalidation(
+        mut self,
+        auth: Option<Arc<AuthService>>,
+        events: Option<Arc<dyn UserEvents>>,
+    ) -> Self {
+        self.auth = auth;
+        self.events = events;
+        self
+    }
+
+    /// The server itself (a job), for changes it makes on its own.
+    pub fn system(&self) -> Operator {
+        Operator {
+            actor: Actor::System,
+        }
+    }
+
+    async fn user_changed(&self, id: &UserId) {
+        if let Some(auth) = &self.auth {
+            auth.forget(id);
+        }
+        if let Some(events) = &self.events {
+            events.user_changed(id).await;
         }
     }
 
@@ -117,8 +153,9 @@ impl AccountsService {
     /// Applies `change` to user `id`; with `create`, a missing user is created (the main
     /// backend's create-or-update), else it is `NotFound`. A change that changes nothing
     /// writes nothing (a replay is harmless). A user who stops being active loses every
-    /// live download link in the same transaction. Returns the user as it now is and
-    /// whether anything changed.
+    /// live download link in the same transaction. Once committed, the change is told to
+    /// the caches (`with_invalidation`). Returns the user as it now is and whether
+    /// anything changed.
     pub async fn change_user(
         &self,
         by: &Operator,
@@ -176,7 +213,10 @@ impl AccountsService {
             match self.users.edit_user(id, edit).await {
                 Ok(UserEdit::Missing) => return Err(AccountsError::NotFound),
                 Ok(UserEdit::Unchanged(user)) => return Ok((user, false)),
-                Ok(UserEdit::Changed { user, .. }) => return Ok((user, true)),
+                Ok(UserEdit::Changed { user, .. }) => {
+                    self.user_changed(id).await;
+                    return Ok((user, true));
+                }
                 Err(StoreError::Conflict) if create => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -168,10 +168,10 @@ impl Store {
             Purge::GrantCounters(_) => ("daily_grant_counters", "day < ?"),
             Purge::DailyReports(_) => ("daily_reports", "day < ?"),
             Purge::AuditLog(_) => ("audit_log", "at < ?"),
-            Purge::ExpiredRecords(_) => (
-                "user_downloads",
-                "status = 'expired' AND download_time < ?",
-            ),
+            Purge::ExpiredRecords(_) => {
+                ("user_downloads", "status = 'expired' AND download_time < ?")
+            }
+            Purge::AlertPairs(_) => ("alert_pairs", "alerted_at < ?"),
         };
         // MySQL deletes with a LIMIT; SQLite (without that compile option) by rowid.
         let sql = match self.backend() {
@@ -185,7 +185,10 @@ impl Store {
         let done = with_conn!(self, conn => {
             let query = diesel::sql_query(sql.as_str());
             match purge {
-                Purge::DownloadLogs(t) | Purge::AuditLog(t) | Purge::ExpiredRecords(t) => {
+                Purge::DownloadLogs(t)
+                | Purge::AuditLog(t)
+                | Purge::ExpiredRecords(t)
+                | Purge::AlertPairs(t) => {
                     query
                         .bind::<diesel::sql_types::Timestamp, _>(to_primitive_utc(t))
                         .bind::<BigInt, _>(limit)

@@ -5,7 +5,7 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
-use soundshelf_domain::time::to_primitive_utc;
+use soundshelf_domain::time::{from_primitive_utc, to_primitive_utc};
 use soundshelf_ports::{
     AbnormalActivity, DailyReport, MonitoringStore, PopularTrack, StatusCount, StoreError,
 };
@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::database::{Backend, Store, detached, with_conn};
 use crate::error::{query_error, size};
-use crate::schema::{daily_reports as dr, download_logs as dlog, music_files};
+use crate::schema::{alert_pairs as ap, daily_reports as dr, download_logs as dlog, music_files};
 
 type ReportRow = (Date, i64, i64, i64, i64, i64, i64, i64);
 
@@ -60,6 +60,23 @@ impl MonitoringStore for Store {
         limit: u32,
     ) -> Result<Vec<PopularTrack>, StoreError> {
         detached!(self as store, () => store.popular_now(since, limit))
+    }
+
+    async fn last_alerted(
+        &self,
+        ip_address: &str,
+        user_id: &str,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        detached!(self as store, (ip_address, user_id) => store.last_alerted_now(ip_address, user_id))
+    }
+
+    async fn record_alert(
+        &self,
+        ip_address: &str,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        detached!(self as store, (ip_address, user_id) => store.record_alert_now(ip_address, user_id, at))
     }
 
     async fn abnormal(
@@ -155,6 +172,51 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    async fn last_alerted_now(
+        &self,
+        ip_address: &str,
+        user_id: &str,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let at: Option<time::PrimitiveDateTime> = with_conn!(self, conn => {
+            ap::table
+                .find((ip_address, user_id))
+                .select(ap::alerted_at)
+                .first(conn)
+                .await
+                .optional()
+                .map_err(query_error)?
+        });
+        Ok(at.map(from_primitive_utc))
+    }
+
+    async fn record_alert_now(
+        &self,
+        ip_address: &str,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let at = to_primitive_utc(at);
+        with_conn!(self, conn => {
+            let updated = diesel::update(ap::table.find((ip_address, user_id)))
+                .set(ap::alerted_at.eq(at))
+                .execute(conn)
+                .await
+                .map_err(query_error)?;
+            if updated == 0 {
+                diesel::insert_or_ignore_into(ap::table)
+                    .values((
+                        ap::ip_address.eq(ip_address),
+                        ap::user_id.eq(user_id),
+                        ap::alerted_at.eq(at),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(query_error)?;
+            }
+        });
+        Ok(())
     }
 
     async fn abnormal_now(

@@ -139,6 +139,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    alert_pairs (ip_address, user_id) {
+        ip_address -> Text,
+        user_id -> Text,
+        alerted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     job_leases (name) {
         name -> Text,
         holder -> Text,
@@ -174,6 +182,7 @@ diesel::joinable!(user_favorites -> users (user_id));
 diesel::joinable!(favorite_tombstones -> users (user_id));
 diesel::joinable!(music_assets -> music_files (music_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    alert_pairs,
     audit_log,
     users,
     music_files,

@@ -1,7 +1,7 @@
 //! Settings from the environment (SPEC §8). Every variable is read and checked here,
 //! once, at start-up: a bad value stops the server with a message naming the variable.
 //! By concern: `data` (database, storage, pool), `downloads` (quotas, tokens, storage
-//! backend), `jobs` (retention windows), `values` (value forms and the error); the rest (HTTP, auth, logs, Redis)
+//! backend), `jobs` (retention windows, alerts), `values` (value forms and the error); the rest (HTTP, auth, logs, Redis)
 //! here.
 //!
 //! Variables are looked up one by one rather than deserialized into a struct: which ones
@@ -23,6 +23,7 @@ use time::UtcOffset;
 
 pub use data::DataSettings;
 pub use downloads::{DownloadSettings, OssVersion, StorageBackend};
+pub use jobs::AlertSettings;
 pub use values::ConfigError;
 use values::{bad, boolean, duration, number, positive_duration};
 
@@ -90,6 +91,8 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
     /// How long the retention job keeps each kind of row (`RETENTION_*`).
     pub retention: soundshelf_domain::jobs::RetentionWindows,
+    /// Where alerts go (`ALERT_*`, `SMTP_URL`).
+    pub alerts: AlertSettings,
 }
 
 /// Where Redis is, and the prefix of every key written there.
@@ -221,6 +224,7 @@ impl Settings {
         }
         Ok(Self {
             retention: jobs::retention(&get)?,
+            alerts: jobs::alerts(&get)?,
             favorites_cache_ttl,
             abnormal_attempts_per_hour: number(
                 &get,

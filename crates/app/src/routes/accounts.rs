@@ -93,13 +93,10 @@ pub(crate) async fn patch_user(
     let id = user_id(&path)?;
     let Object(body) = body.into_inner();
     let change = body.try_into()?;
-    let (user, changed) = state
+    let (user, _) = state
         .accounts
         .change_user(&by, &id, change, false, Some(request_id.0))
         .await?;
-    if changed {
-        state.user_changed(&id).await;
-    }
     Ok(UserBody::ok(user))
 }
 
@@ -228,12 +225,9 @@ pub(crate) async fn put_internal_user(
         .map_err(|e| crate::error::json_body_error(&e))?;
     let change = parsed.try_into()?;
     let by = state.accounts.backend();
-    let (user, changed) = state
+    let (user, _) = state
         .accounts
         .change_user(&by, &id, change, true, Some(request_id.0))
         .await?;
-    if changed {
-        state.user_changed(&id).await;
-    }
     Ok(UserBody::ok(user))
 }

@@ -230,9 +230,7 @@ async fn retention_deletes_exactly_what_is_older_than_each_window(backend: Backe
     let (db, _store, jobs) = setup(backend).await;
     let jobs = jobs.with_retention_pause(std::time::Duration::from_millis(1));
     let log = |id: &str, at: &str| {
-        format!(
-            "('{id}', 'user_free', 'music_001', '::1', 0, '{at}', 'started')"
-        )
+        format!("('{id}', 'user_free', 'music_001', '::1', 0, '{at}', 'started')")
     };
     // Logs: kept 90 days, the edge is 2026-03-12 12:00:00.
     let mut old_logs: Vec<String> = (0..2_500)
@@ -300,10 +298,39 @@ async fn retention_deletes_exactly_what_is_older_than_each_window(backend: Backe
     statements.push(audit("aud_recent", "2026-06-01 00:00:00"));
     // Expired records kept 30 days: from 2026-05-11 12:00:00; other statuses are not
     // this job's.
-    statements.push(record("dl_expired_before", "music_001", "expired", "2026-05-11 11:59:59"));
-    statements.push(record("dl_expired_at", "music_002", "expired", "2026-05-11 12:00:00"));
-    statements.push(record("dl_completed_old", "music_003", "completed", "2025-01-01 00:00:00"));
-    statements.push(record("dl_downloading_old", "music_004", "downloading", "2025-01-01 00:00:00"));
+    statements.push(record(
+        "dl_expired_before",
+        "music_001",
+        "expired",
+        "2026-05-11 11:59:59",
+    ));
+    statements.push(record(
+        "dl_expired_at",
+        "music_002",
+        "expired",
+        "2026-05-11 12:00:00",
+    ));
+    statements.push(record(
+        "dl_completed_old",
+        "music_003",
+        "completed",
+        "2025-01-01 00:00:00",
+    ));
+    statements.push(record(
+        "dl_downloading_old",
+        "music_004",
+        "downloading",
+        "2025-01-01 00:00:00",
+    ));
+    // Alerted pairs kept a day: from 2026-06-09 12:00:00.
+    for (ip, at) in [
+        ("192.0.2.1", "2026-06-09 11:59:59"),
+        ("192.0.2.2", "2026-06-09 12:00:00"),
+    ] {
+        statements.push(format!(
+            "INSERT INTO alert_pairs (ip_address, user_id, alerted_at) VALUES ('{ip}', 'user_free', '{at}')"
+        ));
+    }
     for sql in statements {
         execute_sql(&db.config, &sql).await;
     }
@@ -320,6 +347,7 @@ async fn retention_deletes_exactly_what_is_older_than_each_window(backend: Backe
             ("daily_reports_deleted", 1),
             ("audit_entries_deleted", 1),
             ("expired_records_deleted", 1),
+            ("alert_pairs_deleted", 1),
         ]
     );
     let left = |table: &str, column: &str| {
@@ -346,6 +374,7 @@ async fn retention_deletes_exactly_what_is_older_than_each_window(backend: Backe
         "2025-05-06,2026-06-09"
     );
     assert_eq!(left("audit_log", "id").await, "aud_at,aud_recent");
+    assert_eq!(left("alert_pairs", "ip_address").await, "192.0.2.2");
     assert_eq!(
         left("user_downloads", "id").await,
         "dl_completed_old,dl_downloading_old,dl_expired_at"
@@ -354,7 +383,11 @@ async fn retention_deletes_exactly_what_is_older_than_each_window(backend: Backe
     let JobRun::Ran(second) = jobs.run(Job::Retention).await.unwrap() else {
         panic!("ran")
     };
-    assert!(second.counts.iter().all(|(_, n)| *n == 0), "{:?}", second.counts);
+    assert!(
+        second.counts.iter().all(|(_, n)| *n == 0),
+        "{:?}",
+        second.counts
+    );
 }
 
 async fn the_daily_report_matches_independent_counts(backend: Backend) {
