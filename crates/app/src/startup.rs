@@ -371,6 +371,11 @@ impl Application {
         self.addr.port()
     }
 
+    /// The scheduled jobs as this instance runs them (tests run one now).
+    pub fn jobs(&self) -> Arc<JobsService> {
+        self.jobs.clone()
+    }
+
     /// The token keys (to print a demo token).
     pub fn jwt(&self) -> &JwtKeys {
         &self.state.jwt

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub dir: std::sync::Arc<tempfile::TempDir>,
     /// The environment the app was started with.
     pub env: HashMap<String, String>,
+    /// Its scheduled jobs, to run one now.
+    pub jobs: std::sync::Arc<soundshelf_service::jobs::JobsService>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -80,6 +82,7 @@ async fn start(
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
     let app = Application::build(&settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let jobs = app.jobs();
     tokio::spawn(app.run());
     let store = Store::connect(&db.config, Default::default())
         .await
@@ -91,6 +94,7 @@ async fn start(
         store,
         dir,
         env,
+        jobs,
     }
 }
 

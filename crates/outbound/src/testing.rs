@@ -1,8 +1,14 @@
-//! A stand-in Qiniu or OSS bucket for tests: a real HTTP server (Python's, started as a
-//! child process) that answers `HEAD` on its objects only when the request is signed as
-//! the vendor requires. It checks signatures with its own implementation of the vendors'
-//! algorithms (Python's `hmac`/`hashlib`, not the server's code), which it first checks
-//! against the vendors' published vectors — it refuses to start if one does not hold.
+//! Real receivers for tests of the outbound adapters:
+//!
+//! - [`StandIn`]: a stand-in Qiniu or OSS bucket, a real HTTP server (Python's, started as
+//!   a child process) that answers `HEAD` on its objects only when the request is signed
+//!   as the vendor requires. It checks signatures with its own implementation of the
+//!   vendors' algorithms (Python's `hmac`/`hashlib`, not the server's code), which it
+//!   first checks against the vendors' published vectors — it refuses to start if one
+//!   does not hold.
+//! - [`Receiver`]: a webhook receiver that records requests and answers as scripted
+//!   (accept, a status, or never).
+//! - [`SmtpSink`]: an SMTP server that accepts every mail.
 
 #![expect(
     clippy::unwrap_used,
@@ -92,4 +98,258 @@ impl Drop for StandIn {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What a [`Receiver`] answers to its n-th request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// 200 with `{"errcode":0,"code":0}` (what the robots answer when they accept).
+    Ok,
+    /// This status, with an empty JSON object.
+    Status(u16),
+    /// Nothing, ever: the connection is held open.
+    Hang,
+}
+
+/// A request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `POST /path?query`'s target.
+    pub target: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The first header called `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+/// A webhook receiver on 127.0.0.1 (a real HTTP/1.1 server on a Tokio task): it records
+/// every request and answers the `n`-th with `replies[n]` (the last reply repeats).
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    /// Its port.
+    pub port: u16,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// Starts one on the current runtime.
+    pub async fn start(replies: Vec<Reply>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = got.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, replies) = (seen.clone(), replies.clone());
+                tokio::spawn(async move {
+                    let _ = serve_one(stream, seen, &replies).await;
+                });
+            }
+        });
+        Self { port, got }
+    }
+
+    /// `http://127.0.0.1:{port}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// What it got so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+async fn serve_one(
+    mut stream: tokio::net::TcpStream,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    replies: &[Reply],
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let target = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or_default()
+        .to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let mut chunk = vec![0u8; length - body.len()];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let index = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(Received {
+            target,
+            headers,
+            body,
+        });
+        seen.len() - 1
+    };
+    let reply = replies
+        .get(index)
+        .or(replies.last())
+        .copied()
+        .unwrap_or(Reply::Ok);
+    let (status, body) = match reply {
+        Reply::Ok => (200, r#"{"errcode":0,"code":0}"#),
+        Reply::Status(s) => (s, "{}"),
+        Reply::Hang => {
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+    };
+    let answer = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(answer.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// A mail the [`SmtpSink`] accepted.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// `MAIL FROM`.
+    pub from: String,
+    /// Each `RCPT TO`.
+    pub to: Vec<String>,
+    /// The message as sent (headers and body), dot-unstuffed.
+    pub data: String,
+}
+
+/// An SMTP server on 127.0.0.1 that accepts every mail (plain SMTP, no TLS, no auth):
+/// the protocol spoken for real, over TCP, on a Tokio task.
+#[derive(Debug, Clone)]
+pub struct SmtpSink {
+    /// Its port.
+    pub port: u16,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Accepted>>>,
+}
+
+impl SmtpSink {
+    /// Starts one on the current runtime.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = got.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let _ = smtp_session(stream, seen).await;
+                });
+            }
+        });
+        Self { port, got }
+    }
+
+    /// `smtp://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The mails accepted so far.
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+async fn smtp_session(
+    stream: tokio::net::TcpStream,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Accepted>>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    write.write_all(b"220 sink ESMTP\r\n").await?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    while let Some(line) = lines.next_line().await? {
+        let upper = line.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") {
+            b"250-sink\r\n250 8BITMIME\r\n"
+        } else if upper.starts_with("HELO")
+            || upper.starts_with("RSET")
+            || upper.starts_with("NOOP")
+        {
+            b"250 ok\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            from = line[10..].trim().trim_matches(['<', '>']).to_owned();
+            b"250 ok\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+            b"250 ok\r\n"
+        } else if upper == "DATA" {
+            write.write_all(b"354 go on\r\n").await?;
+            let mut data = String::new();
+            while let Some(l) = lines.next_line().await? {
+                if l == "." {
+                    break;
+                }
+                data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                data.push('\n');
+            }
+            seen.lock().unwrap().push(Accepted {
+                from: std::mem::take(&mut from),
+                to: std::mem::take(&mut to),
+                data,
+            });
+            b"250 accepted\r\n"
+        } else if upper == "QUIT" {
+            write.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else {
+            b"502 not implemented\r\n"
+        };
+        write.write_all(reply).await?;
+    }
+    Ok(())
 }

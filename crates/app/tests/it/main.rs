@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod alerts;
 mod api;
 mod binary;
 mod catalog;
