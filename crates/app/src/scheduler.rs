@@ -14,7 +14,15 @@ use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 pub async fn run_and_record(jobs: &JobsService, job: Job) {
     let started = std::time::Instant::now();
     let outcome = match jobs.run(job).await {
-        Ok(JobRun::Ran(_)) => "ran",
+        Ok(JobRun::Ran(report)) => {
+            // What each run did, e.g. job_items_total{task="alerts",item="alerts_sent"}. The
+            // label is `task`: Prometheus keeps `job` for the scrape job.
+            for (item, n) in report.counts {
+                metrics::counter!("job_items_total", "task" => job.name(), "item" => item)
+                    .increment(n);
+            }
+            "ran"
+        }
         Ok(JobRun::Skipped) => {
             tracing::debug!(job = job.name(), "skipped: another instance runs it");
             "skipped"
@@ -24,13 +32,29 @@ pub async fn run_and_record(jobs: &JobsService, job: Job) {
             "failed"
         }
     };
-    metrics::counter!("job_runs_total", "job" => job.name(), "outcome" => outcome).increment(1);
-    metrics::histogram!("job_duration_seconds", "job" => job.name())
+    metrics::counter!("job_runs_total", "task" => job.name(), "outcome" => outcome).increment(1);
+    metrics::histogram!("job_duration_seconds", "task" => job.name())
         .record(started.elapsed().as_secs_f64());
+}
+
+/// Creates every job series at zero, so that `increase()` in an alert rule sees the
+/// first failed run or the first alert (a series born at 1 shows no increase).
+pub fn register_metrics() {
+    for job in Job::ALL {
+        for outcome in ["ran", "skipped", "failed"] {
+            metrics::counter!("job_runs_total", "task" => job.name(), "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    for item in ["pairs_over_threshold", "alerts_sent"] {
+        metrics::counter!("job_items_total", "task" => Job::Alerts.name(), "item" => item)
+            .increment(0);
+    }
 }
 
 /// Starts the scheduler with every job; it runs until the process ends.
 pub async fn start(jobs: Arc<JobsService>, timezone: UtcOffset) -> anyhow::Result<JobScheduler> {
+    register_metrics();
     let tz = chrono::FixedOffset::east_opt(timezone.whole_seconds())
         .context("APP_TIMEZONE out of range")?;
     let scheduler = JobScheduler::new()

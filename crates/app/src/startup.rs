@@ -243,6 +243,8 @@ impl Application {
         jwt_secret: &SecretString,
     ) -> anyhow::Result<Self> {
         crate::observability::install();
+        // From the start, so `increase()` sees the first fallback.
+        metrics::counter!("rate_limit_fallbacks_total").increment(0);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let d = &settings.downloads;
         let redis = redis(settings)?;

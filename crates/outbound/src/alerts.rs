@@ -158,6 +158,12 @@ impl AlertDispatcher {
             .map(|(index, hook)| Receiver::Webhook { index, hook })
             .collect();
         receivers.extend(mail.map(Receiver::Mail));
+        // Every series exists from the start, so `increase()` sees the first failure.
+        for receiver in &receivers {
+            for outcome in ["delivered", "retried", "failed", "dropped"] {
+                count_by(&receiver.label(), outcome, 0);
+            }
+        }
         Ok(Self {
             receivers: Arc::new(receivers),
             retries,
@@ -289,12 +295,16 @@ fn hmac_base64(key: &[u8], a: &[u8], b: &[u8]) -> String {
 }
 
 fn count(receiver: &str, outcome: &'static str) {
+    count_by(receiver, outcome, 1);
+}
+
+fn count_by(receiver: &str, outcome: &'static str, n: u64) {
     metrics::counter!(
         "alert_deliveries_total",
         "receiver" => receiver.to_owned(),
         "outcome" => outcome
     )
-    .increment(1);
+    .increment(n);
 }
 
 #[async_trait]

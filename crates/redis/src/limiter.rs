@@ -37,6 +37,7 @@ impl RateLimiter for RedisLimiter {
             Ok(decision) => decision,
             Err(e) => {
                 let n = self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1;
+                metrics::counter!("rate_limit_fallbacks_total").increment(1);
                 tracing::warn!(error = %e, fallbacks = n, "rate limit falls back to the in-process limiter");
                 self.local.check(key).await
             }

@@ -1,5 +1,5 @@
 //! Liveness (`/health`: no I/O), readiness (`/ready`: the database and Redis answer) and
-//! the metrics (`/metrics`).
+//! the metrics (`/metrics`, which probes the same dependencies into `dependency_up`).
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -45,7 +45,17 @@ pub(crate) async fn health() -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/metrics", operation_id = "render", tag = "meta", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
-pub(crate) async fn metrics() -> HttpResponse {
+pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // Probed at each scrape (bounded by DB_TIMEOUT and Redis' 250 ms), so an alert rule
+    // sees a dependency go down within one scrape interval.
+    let r = state.health.readiness().await;
+    metrics::gauge!("dependency_up", "dependency" => "database")
+        .set(f64::from(u8::from(r.database)));
+    match r.redis {
+        RedisState::NotConfigured => {}
+        RedisState::Up => metrics::gauge!("dependency_up", "dependency" => "redis").set(1.0),
+        RedisState::Down => metrics::gauge!("dependency_up", "dependency" => "redis").set(0.0),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::observability::render_metrics())
