@@ -216,6 +216,38 @@ async fn one_alert_in_every_format_and_none_again_within_the_hour(backend: Backe
         assert!(jobs.flush_alerts(Duration::from_secs(10)).await);
         assert_eq!(receiver.received().len(), 1, "{format}");
     }
+    // The daily report is sent when written.
+    let reports = Receiver::start(vec![Reply::Ok]).await;
+    let jobs = jobs_with(
+        &app,
+        &[
+            ("ALERT_WEBHOOK_URLS", reports.url("/reports")),
+            ("ALERT_WEBHOOK_SECRET", JSON_SECRET.to_owned()),
+        ],
+    );
+    let JobRun::Ran(report) = jobs.run(Job::DailyReport).await.unwrap() else {
+        panic!("ran")
+    };
+    assert!(jobs.flush_alerts(Duration::from_secs(10)).await);
+    let got = reports.received();
+    assert_eq!(got.len(), 1);
+    let body = got[0].json();
+    assert_eq!(body["kind"], "daily_report");
+    let yesterday = (time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+8))
+        .date()
+        - time::Duration::days(1))
+    .to_string();
+    assert_eq!(body["data"]["date"], yesterday.as_str());
+    let total = report
+        .counts
+        .iter()
+        .find(|(k, _)| *k == "downloads")
+        .unwrap()
+        .1;
+    assert_eq!(body["data"]["downloads"]["total"], total);
+    assert!(body["title"].as_str().unwrap().contains(&yesterday));
+
     // `soundshelf jobs run alerts` delivers what it queued before it exits.
     execute_sql(&app.db.config, "DELETE FROM alert_pairs").await;
     let receiver = Receiver::start(vec![Reply::Status(503), Reply::Ok]).await;
