@@ -16,7 +16,7 @@ use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
 use soundshelf_outbound::alerts::{Mail, Retries, Webhook};
 use soundshelf_outbound::{AlertDispatcher, LocalObjects, SignedObjects};
 use soundshelf_ports::{
-    Clock, JobLock, ObjectSizes, PageCache, Probe, RateLimiter, SystemClock, UrlSigner, UserEvents,
+    Clock, JobLock, ObjectSizes, Probe, RateLimiter, SystemClock, UrlSigner, UserEvents,
 };
 use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache, RedisUserEvents};
 use soundshelf_service::accounts::AccountsService;
@@ -252,11 +252,22 @@ impl Application {
             Some(r) => Arc::new(RedisLimiter::new(r.clone(), d.rate_limit_per_minute)),
             None => Arc::new(GovernorLimiter::per_minute(d.rate_limit_per_minute)),
         };
-        let pages: Arc<dyn PageCache> = match &redis {
-            Some(r) => Arc::new(RedisPageCache(r.clone())),
-            None => Arc::new(MemoryPageCache::default()),
-        };
         let shared = Arc::new(store.clone());
+        let favorites = FavoritesService::new(shared.clone(), clock.clone());
+        let ttl = settings.favorites_cache_ttl;
+        // A warm page without a database round trip wherever every instance writes
+        // through the cache: Redis, or SQLite (one instance per database file). MySQL
+        // without Redis may have several instances, each with its own memory: the
+        // database's favorites version keys their pages.
+        let favorites = match (&redis, store.backend()) {
+            (Some(r), _) => favorites.with_page_cache(Arc::new(RedisPageCache(r.clone())), ttl),
+            (None, soundshelf_store::Backend::Sqlite) => {
+                favorites.with_page_cache(Arc::new(MemoryPageCache::default()), ttl)
+            }
+            (None, soundshelf_store::Backend::Mysql) => {
+                favorites.with_versioned_page_cache(Arc::new(MemoryPageCache::default()), ttl)
+            }
+        };
         let downloads = DownloadsService::new(
             shared.clone(),
             shared.clone(),
@@ -291,8 +302,7 @@ impl Application {
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(jwt_secret).context("JWT_SECRET")?,
             auth,
-            favorites: FavoritesService::new(shared.clone(), clock.clone())
-                .with_page_cache(pages, settings.favorites_cache_ttl),
+            favorites,
             downloads,
             accounts,
             catalog: CatalogService::new(shared.clone(), clock.clone()),

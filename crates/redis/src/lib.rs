@@ -179,27 +179,139 @@ impl Redis {
         })
     }
 
-    /// The page under `key`.
-    pub async fn page_get(&self, key: &str) -> Result<Option<Vec<u8>>, RedisUnavailable> {
-        let full_key = self.key(&format!("page:{key}"));
-        self.run(move |mut c| async move { c.get(&full_key).await })
+    /// The keys of `user`'s pages: the generation and the hash of pages, in one hash
+    /// slot (`{fav:<user>}`) so the scripts stay on one node of a cluster.
+    fn page_keys(&self, user: &str) -> (String, String) {
+        (
+            self.key(&format!("{{fav:{user}}}:gen")),
+            self.key(&format!("{{fav:{user}}}:pages")),
+        )
+    }
+
+    /// `user`'s generation (started, living `ttl`, at `fresh` when there is none) and
+    /// the page stored for `query` at it.
+    pub async fn page_lookup(
+        &self,
+        user: &str,
+        query: &str,
+        ttl: Duration,
+        fresh: u64,
+    ) -> Result<(u64, Option<Vec<u8>>), RedisUnavailable> {
+        let (generation, pages) = self.page_keys(user);
+        let (query, ms) = (query.to_owned(), millis(ttl));
+        let (g, page): (u64, Option<Vec<u8>>) = self
+            .run(move |mut c| async move {
+                PAGE_LOOKUP_SCRIPT
+                    .key(&generation)
+                    .key(&pages)
+                    .arg(query)
+                    .arg(ms)
+                    .arg(fresh)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((g, page))
+    }
+
+    /// The page stored for `query` at `generation`.
+    pub async fn page_at(
+        &self,
+        user: &str,
+        generation: u64,
+        query: &str,
+    ) -> Result<Option<Vec<u8>>, RedisUnavailable> {
+        let (_, pages) = self.page_keys(user);
+        let field = format!("{generation}:{query}");
+        self.run(move |mut c| async move { c.hget(&pages, &field).await })
             .await
     }
 
-    /// Stores a page under `key` for `ttl`.
-    pub async fn page_put(
+    /// Stores `page` for `query` at `generation` unless the user's generation moved on;
+    /// whether it was stored.
+    pub async fn page_store(
         &self,
-        key: &str,
-        page: &[u8],
+        user: &str,
+        generation: u64,
+        query: &str,
+        page: Vec<u8>,
         ttl: Duration,
-    ) -> Result<(), RedisUnavailable> {
-        let full_key = self.key(&format!("page:{key}"));
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let page = page.to_vec();
-        self.run(move |mut c| async move { c.pset_ex(&full_key, page, ms).await })
-            .await
+    ) -> Result<bool, RedisUnavailable> {
+        let (generation_key, pages) = self.page_keys(user);
+        let (query, ms) = (query.to_owned(), millis(ttl));
+        let stored: i64 = self
+            .run(move |mut c| async move {
+                PAGE_STORE_SCRIPT
+                    .key(&generation_key)
+                    .key(&pages)
+                    .arg(generation)
+                    .arg(query)
+                    .arg(page)
+                    .arg(ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(stored == 1)
+    }
+
+    /// Moves `user`'s generation on and drops the user's pages.
+    pub async fn page_invalidate(&self, user: &str) -> Result<(), RedisUnavailable> {
+        let (generation, pages) = self.page_keys(user);
+        let _: i64 = self
+            .run(move |mut c| async move {
+                PAGE_INVALIDATE_SCRIPT
+                    .key(&generation)
+                    .key(&pages)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(())
     }
 }
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// A user's generation (a fresh one, living ARGV[2] ms, with the user's old pages
+/// dropped, when there is none) and the page of ARGV[1] at it: one round trip.
+const PAGE_LOOKUP: &str = r"
+local g = redis.call('GET', KEYS[1])
+if not g then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+  redis.call('DEL', KEYS[2])
+  return {ARGV[3], false}
+end
+return {g, redis.call('HGET', KEYS[2], g .. ':' .. ARGV[1])}
+";
+
+static PAGE_LOOKUP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PAGE_LOOKUP));
+
+/// Stores a page at generation ARGV[1] only while it is the user's generation.
+const PAGE_STORE: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[2], ARGV[1] .. ':' .. ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+";
+
+static PAGE_STORE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PAGE_STORE));
+
+/// After a write: the generation moves on (keeping its end) and the pages go. A user
+/// with no generation has no pages to hide.
+const PAGE_INVALIDATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('INCR', KEYS[1])
+end
+redis.call('DEL', KEYS[2])
+return 1
+";
+
+static PAGE_INVALIDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PAGE_INVALIDATE));
 
 impl Redis {
     /// Deletes every key under the prefix (tests, and operators retiring a deployment).

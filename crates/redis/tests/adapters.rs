@@ -83,19 +83,53 @@ async fn limits_with_sub_millisecond_intervals_work_in_redis() {
     r.clear().await.unwrap();
 }
 
+/// The generation scheme through the adapter: a page is found at the user's generation
+/// (one script), not after an invalidation, a page rendered before the invalidation is
+/// refused, and the generation ends with its ttl (bounding a missed invalidation).
 #[tokio::test]
-async fn pages_are_stored_for_their_ttl() {
+async fn pages_live_under_a_generation_that_writes_move_on() {
+    use soundshelf_domain::UserId;
+    use soundshelf_ports::{CachedPage, PageCache, PageLookup};
     let r = redis();
-    assert_eq!(r.page_get("p1").await.unwrap(), None);
-    r.page_put("p1", "页面 🎵".as_bytes(), Duration::from_millis(300))
-        .await
-        .unwrap();
+    let cache = soundshelf_redis::RedisPageCache(r.clone());
+    let user = UserId::parse("user_1").unwrap();
+    let ttl = Duration::from_millis(400);
+    let page = |s: &str| CachedPage {
+        etag: format!("\"{s}\""),
+        body: format!("页面 🎵 {s}\n").into_bytes(),
+    };
+    let PageLookup::Miss(Some(g)) = cache.lookup(&user, "q", ttl).await else {
+        panic!("a first lookup misses with a generation")
+    };
+    cache.store(&user, g, "q", &page("a"), ttl).await;
     assert_eq!(
-        r.page_get("p1").await.unwrap().as_deref(),
-        Some("页面 🎵".as_bytes())
+        cache.lookup(&user, "q", ttl).await,
+        PageLookup::Hit(page("a"))
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(r.page_get("p1").await.unwrap(), None);
+    assert_eq!(cache.lookup_at(&user, g, "q").await, Some(page("a")));
+    assert!(matches!(cache.lookup(&user, "other", ttl).await, PageLookup::Miss(Some(x)) if x == g));
+
+    cache.invalidate(&user).await;
+    let PageLookup::Miss(Some(g2)) = cache.lookup(&user, "q", ttl).await else {
+        panic!("a miss after a write")
+    };
+    assert_ne!(g, g2);
+    cache
+        .store(&user, g, "q", &page("rendered before the write"), ttl)
+        .await;
+    assert_eq!(
+        cache.lookup(&user, "q", ttl).await,
+        PageLookup::Miss(Some(g2))
+    );
+    cache.store(&user, g2, "q", &page("b"), ttl).await;
+    assert_eq!(
+        cache.lookup(&user, "q", ttl).await,
+        PageLookup::Hit(page("b"))
+    );
+
+    // The generation ends with its ttl, whatever was missed meanwhile.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(matches!(cache.lookup(&user, "q", ttl).await, PageLookup::Miss(Some(g3)) if g3 != g2));
     r.clear().await.unwrap();
 }
 
@@ -164,7 +198,11 @@ async fn an_unreachable_redis_fails_fast() {
     let started = std::time::Instant::now();
     assert!(r.ping().await.is_err());
     assert!(r.rate_check("k", 5).await.is_err());
-    assert!(r.page_get("k").await.is_err());
+    assert!(
+        r.page_lookup("u", "k", Duration::from_secs(1), 1)
+            .await
+            .is_err()
+    );
     assert!(r.try_acquire("j", Duration::from_secs(1)).await.is_err());
     assert!(started.elapsed() < soundshelf_redis::OP_TIMEOUT * 4 + Duration::from_millis(200));
 }

@@ -13,8 +13,8 @@ use soundshelf_domain::{
     PageRequest, PageStart, UserId, time::to_storage_precision,
 };
 use soundshelf_ports::{
-    BoxError, Clock, FavoriteStore, IdGenerator, PageCache, RandomIds, Removal, StoreError,
-    SyncPlanner, SyncSnapshot, SyncWrites,
+    BoxError, CachedPage, Clock, FavoriteStore, IdGenerator, PageCache, PageLookup, RandomIds,
+    Removal, StoreError, SyncPlanner, SyncSnapshot, SyncWrites,
 };
 use time::OffsetDateTime;
 
@@ -90,13 +90,31 @@ impl From<StoreError> for FavoritesError {
     }
 }
 
+/// How rendered pages are cached.
+#[derive(Clone)]
+struct Pages {
+    cache: Arc<dyn PageCache>,
+    ttl: Duration,
+    /// Whose generation a page is kept under: the cache's own, moved on after each write
+    /// here (every instance writes through this cache: Redis, or the only instance), or
+    /// the database's favorites version read before each lookup (instances that share no
+    /// cache).
+    by: Generation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Generation {
+    Cache,
+    Database,
+}
+
 /// The favorites use cases.
 #[derive(Clone)]
 pub struct FavoritesService {
     store: Arc<dyn FavoriteStore>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-    pages: Option<(Arc<dyn PageCache>, Duration)>,
+    pages: Option<Pages>,
 }
 
 impl std::fmt::Debug for FavoritesService {
@@ -122,10 +140,40 @@ impl FavoritesService {
         self
     }
 
-    /// The use cases keeping rendered pages in `cache` for `ttl` (zero: no cache).
+    /// The use cases keeping rendered pages in `cache`, a cache every instance writes
+    /// through (Redis, or the only instance's memory): a warm page is one lookup, with no
+    /// database round trip. Each committed write of a user's favorites moves the user's
+    /// generation on before it is answered; a generation lives `ttl` (zero: no cache),
+    /// which bounds how long a missed move (the cache unreachable just then) shows an old
+    /// page.
     pub fn with_page_cache(mut self, cache: Arc<dyn PageCache>, ttl: Duration) -> Self {
-        self.pages = (!ttl.is_zero()).then_some((cache, ttl));
+        self.pages = (!ttl.is_zero()).then_some(Pages {
+            cache,
+            ttl,
+            by: Generation::Cache,
+        });
         self
+    }
+
+    /// The use cases keeping rendered pages in `cache`, a cache of this instance alone
+    /// among several: each lookup first reads the user's favorites version from the
+    /// database (which every write moves in its own transaction), so no page is ever
+    /// older than the data.
+    pub fn with_versioned_page_cache(mut self, cache: Arc<dyn PageCache>, ttl: Duration) -> Self {
+        self.pages = (!ttl.is_zero()).then_some(Pages {
+            cache,
+            ttl,
+            by: Generation::Database,
+        });
+        self
+    }
+
+    /// After a write of `user`'s favorites, whatever its outcome (an error may hide a
+    /// commit): pages cached under the cache's generation are not found again.
+    async fn written(&self, user: &UserId) {
+        if let Some(pages) = self.pages.as_ref().filter(|p| p.by == Generation::Cache) {
+            pages.cache.invalidate(user).await;
+        }
     }
 
     /// Favorites an item for `user`; a second favorite of the same item is refused.
@@ -141,7 +189,9 @@ impl FavoritesService {
             created_at: now,
             updated_at: now,
         };
-        match self.store.insert(&favorite).await {
+        let inserted = self.store.insert(&favorite).await;
+        self.written(user).await;
+        match inserted {
             Ok(()) => Ok(favorite),
             Err(StoreError::Conflict) => Err(FavoritesError::AlreadyFavorited),
             Err(e) => Err(e.into()),
@@ -151,7 +201,9 @@ impl FavoritesService {
     /// Removes `user`'s favorite `id`; someone else's favorite is reported as not found.
     #[tracing::instrument(skip(self))]
     pub async fn remove(&self, user: &UserId, id: &FavoriteId) -> Result<(), FavoritesError> {
-        if self.store.delete(user, id).await? {
+        let deleted = self.store.delete(user, id).await;
+        self.written(user).await;
+        if deleted? {
             Ok(())
         } else {
             Err(FavoritesError::NotFound)
@@ -161,7 +213,9 @@ impl FavoritesService {
     /// Removes `user`'s favorite of `item`.
     #[tracing::instrument(skip(self))]
     pub async fn remove_item(&self, user: &UserId, item: &ItemId) -> Result<(), FavoritesError> {
-        if self.store.delete_by_item(user, item).await? {
+        let deleted = self.store.delete_by_item(user, item).await;
+        self.written(user).await;
+        if deleted? {
             Ok(())
         } else {
             Err(FavoritesError::NotFound)
@@ -189,35 +243,48 @@ impl FavoritesService {
         })
     }
 
-    /// One page of `user`'s favorites as `render` writes it, from the page cache when
-    /// this query was rendered at the user's current favorites version. The version
-    /// changes in the same transaction as every write of the user's favorites, so a
-    /// cached page is never older than the data it shows.
+    /// One page of `user`'s favorites as `render` writes it (body and entity tag), from
+    /// the page cache when this query was rendered at the user's current generation
+    /// (see [`FavoritesService::with_page_cache`]).
     #[tracing::instrument(skip(self, render))]
     pub async fn rendered_page<E>(
         &self,
         user: &UserId,
         filter: &FavoriteFilter,
         page: &PageRequest,
-        render: impl FnOnce(&FavoriteList) -> Result<Vec<u8>, E>,
-    ) -> Result<Vec<u8>, FavoritesError>
+        render: impl FnOnce(&FavoriteList) -> Result<CachedPage, E>,
+    ) -> Result<CachedPage, FavoritesError>
     where
         E: Into<BoxError>,
     {
         let rendered = |list: &FavoriteList| {
             render(list).map_err(|e| FavoritesError::Infra(InfraError::Internal(e.into())))
         };
-        let Some((cache, ttl)) = &self.pages else {
+        let Some(pages) = &self.pages else {
             return rendered(&self.list(user, filter, page).await?);
         };
-        let version = self.store.version(user).await?;
-        let key = page_key(user, version, filter, page);
-        if let Some(body) = cache.get(&key).await {
-            return Ok(body);
+        let query = page_query(filter, page);
+        let generation = match pages.by {
+            Generation::Cache => match pages.cache.lookup(user, &query, pages.ttl).await {
+                PageLookup::Hit(cached) => return Ok(cached),
+                PageLookup::Miss(generation) => generation,
+            },
+            Generation::Database => {
+                let version = self.store.version(user).await?;
+                if let Some(cached) = pages.cache.lookup_at(user, version, &query).await {
+                    return Ok(cached);
+                }
+                Some(version)
+            }
+        };
+        let fresh = rendered(&self.list(user, filter, page).await?)?;
+        if let Some(generation) = generation {
+            pages
+                .cache
+                .store(user, generation, &query, &fresh, pages.ttl)
+                .await;
         }
-        let body = rendered(&self.list(user, filter, page).await?)?;
-        cache.put(&key, &body, *ttl).await;
-        Ok(body)
+        Ok(fresh)
     }
 
     /// For each asked id, in the order asked, whether `user` has favorited it.
@@ -236,19 +303,16 @@ impl FavoritesService {
     }
 }
 
-/// The cache key of a page: every part of the query, in a fixed order, the search term
+/// A page's query as the cache keys it: every part, in a fixed order, the search term
 /// last (it is the only part that may hold any character).
-fn page_key(user: &UserId, version: u64, filter: &FavoriteFilter, page: &PageRequest) -> String {
+fn page_query(filter: &FavoriteFilter, page: &PageRequest) -> String {
     let item_type = filter.item_type.map_or("", |t| t.as_str());
     let start = match &page.start {
         PageStart::Offset(offset) => format!("o{offset}"),
         PageStart::After(cursor) => format!("c{}", cursor.encode()),
     };
     let search = filter.search.as_ref().map_or("", |s| s.key());
-    format!(
-        "fl:{user}:{version}:{item_type}:{}:{start}:{search}",
-        page.limit.get()
-    )
+    format!("{item_type}:{}:{start}:{search}", page.limit.get())
 }
 
 impl FavoritesService {
@@ -280,7 +344,9 @@ impl FavoritesService {
                 writes
             })
         };
-        self.store.sync(user, &items, since, planner).await?;
+        let synced = self.store.sync(user, &items, since, planner).await;
+        self.written(user).await;
+        synced?;
         let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         result.ok_or_else(|| {
             FavoritesError::Infra(InfraError::Internal("the sync planner did not run".into()))

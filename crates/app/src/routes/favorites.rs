@@ -8,6 +8,7 @@ use soundshelf_domain::sync::{Conflict, Rejected};
 use soundshelf_domain::{
     Favorite, FavoriteFilter, FavoriteId, ItemId, ItemIdList, ItemType, PageRequest, SearchTerm,
 };
+use soundshelf_ports::CachedPage;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -126,20 +127,25 @@ pub(crate) async fn list(
         params.offset.as_deref(),
         params.cursor.as_deref(),
     )?;
-    let body = state
+    let page = state
         .favorites
         .rendered_page(user.id(), &filter, &page, |list| {
-            serde_json::to_vec(&ListBody {
+            let body = serde_json::to_vec(&ListBody {
                 success: true,
                 data: &list.items,
                 total: list.total,
                 limit: page.limit.get(),
                 offset: page.offset(),
                 next_cursor: list.next_cursor.as_ref().map(|c| c.encode()),
+            })?;
+            // Hashed once, when rendered: a cached page keeps its tag.
+            Ok::<_, serde_json::Error>(CachedPage {
+                etag: format!("\"{}\"", digest_hex(&body)),
+                body,
             })
         })
         .await?;
-    Ok(with_etag(&req, body))
+    Ok(with_etag(&req, page))
 }
 
 /// The first 128 bits of SHA-256 of `bytes`, in hex.
@@ -151,9 +157,9 @@ fn digest_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Answers `body` with a strong `ETag` of its bytes, or 304 when the client already has it.
-fn with_etag(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
-    let etag = format!("\"{}\"", digest_hex(&body));
+/// Answers `page` with its strong `ETag`, or 304 when the client already has it.
+fn with_etag(req: &HttpRequest, page: CachedPage) -> HttpResponse {
+    let CachedPage { etag, body } = page;
     let matches = req
         .headers()
         .get_all(header::IF_NONE_MATCH)

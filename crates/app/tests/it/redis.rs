@@ -342,3 +342,114 @@ async fn a_ban_or_an_upgrade_on_one_instance_reaches_the_other_within_5_s() {
     assert_eq!(a.get(lossless, "user_free").await.0, 200);
     until(&b, lossless, "user_free", 200).await;
 }
+
+/// The favorites titles `user` sees on `app`.
+async fn titles(app: &TestApp, user: &str) -> Vec<String> {
+    let (status, body) = app.get("/api/favorites?limit=100", user).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["item_data"]["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The warm list's staleness bounds (docs/redis.md): normally a write through any
+/// instance is read at once on every other, warm pages notwithstanding; when the move
+/// of the user's generation is missed (a write that bypasses it, as when Redis does not
+/// answer just after the commit, or a write through an instance cut off from Redis), an
+/// old page is shown at most until the generation ends, FAVORITES_CACHE_TTL after it
+/// began; an instance cut off from Redis reads the database and is never stale itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_pages_are_never_stale_and_a_missed_write_ends_with_the_generation() {
+    const TTL: Duration = Duration::from_secs(2);
+    let a = spawn_app_with(
+        Backend::Mysql,
+        &[("REDIS_URL", SHARED_REDIS), ("FAVORITES_CACHE_TTL", "2s")],
+    )
+    .await;
+    let b = a.another_instance().await;
+
+    // Normal case: 10 rounds of warm both, write on one, read on the other at once.
+    for n in 0..10 {
+        let (writer, reader) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let before = titles(reader, "user_free").await;
+        let _ = titles(writer, "user_free").await;
+        writer
+            .add("user_free", &format!("item_{n}"), &format!("曲目 {n}"))
+            .await;
+        let after = titles(reader, "user_free").await;
+        assert_eq!(after.len(), before.len() + 1, "round {n}: {after:?}");
+        assert!(after.contains(&format!("曲目 {n}")));
+        let (status, _) = reader
+            .delete(&format!("/api/favorites/items/item_{n}"), "user_free")
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(titles(writer, "user_free").await, before, "round {n}");
+    }
+
+    // A missed move: a write the cache never hears of (here straight into the database).
+    let warm = titles(&a, "user_trial").await;
+    let started = Instant::now();
+    soundshelf_store::testing::execute_sql(
+        &a.db.config,
+        "INSERT INTO user_favorites (id, user_id, item_id, item_type, item_data, search_title, created_at, updated_at) \
+         VALUES ('fav_01JAAAAAAAAAAAAAAAAAAAAAAA', 'user_trial', 'missed', 'music', '{\"title\":\"missed\",\"cover\":\"/c.jpg\",\"duration\":1}', 'missed', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    )
+    .await;
+    let mut saw_old = false;
+    loop {
+        let now = titles(&b, "user_trial").await;
+        if now.contains(&"missed".to_owned()) {
+            break;
+        }
+        assert_eq!(now, warm);
+        saw_old = true;
+        assert!(
+            started.elapsed() < TTL + Duration::from_millis(500),
+            "an old page outlived its generation: {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        saw_old,
+        "the warm page should have hidden the missed write for a while"
+    );
+
+    // An instance cut off from Redis (nothing listens there): it reads the database, so
+    // it is fresh itself; its writes cannot move the generation, so the others may show
+    // an old page until the generation ends.
+    let dead = format!("redis://127.0.0.1:{}", free_port());
+    let mut env: Vec<(String, String)> = a
+        .env
+        .iter()
+        .filter(|(k, _)| k.as_str() != "REDIS_URL")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.push(("REDIS_URL".into(), dead));
+    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cut_off = spawn_app_on(a.db.shared(), &vars).await;
+    let warm = titles(&a, "user_premium").await;
+    let started = Instant::now();
+    cut_off.add("user_premium", "cut_off_item", "cut off").await;
+    assert!(
+        titles(&cut_off, "user_premium")
+            .await
+            .contains(&"cut off".to_owned())
+    );
+    loop {
+        let now = titles(&a, "user_premium").await;
+        if now.contains(&"cut off".to_owned()) {
+            break;
+        }
+        assert_eq!(now, warm);
+        assert!(
+            started.elapsed() < TTL + Duration::from_millis(500),
+            "an old page outlived its generation: {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
