@@ -12,11 +12,12 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use soundshelf_domain::alerts::WebhookFormat;
-use soundshelf_memory::{GovernorLimiter, MemoryPageCache};
+use soundshelf_memory::{CachedCatalog, GovernorLimiter, MemoryPageCache};
 use soundshelf_outbound::alerts::{Mail, Retries, Webhook};
 use soundshelf_outbound::{AlertDispatcher, LocalObjects, SignedObjects};
 use soundshelf_ports::{
-    Clock, JobLock, ObjectSizes, Probe, RateLimiter, SystemClock, UrlSigner, UserEvents,
+    CatalogStore, Clock, JobLock, ObjectSizes, Probe, RateLimiter, SystemClock, UrlSigner,
+    UserEvents,
 };
 use soundshelf_redis::{Redis, RedisLimiter, RedisPageCache, RedisUserEvents};
 use soundshelf_service::accounts::AccountsService;
@@ -45,6 +46,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How long an idle client connection is kept open.
 pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
+
+/// How long an instance keeps a catalogue entry it read: the longest a change made on
+/// another instance (or by `catalog import`) goes unseen here (SPEC §11: 5 s).
+pub const CATALOG_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -268,9 +273,13 @@ impl Application {
                 favorites.with_versioned_page_cache(Arc::new(MemoryPageCache::default()), ttl)
             }
         };
+        // Grants read the catalogue on every request; it changes rarely. Changes through
+        // this instance are seen here at once, others' within CATALOG_CACHE_TTL.
+        let catalogue: Arc<dyn CatalogStore> =
+            Arc::new(CachedCatalog::new(shared.clone(), CATALOG_CACHE_TTL));
         let downloads = DownloadsService::new(
             shared.clone(),
-            shared.clone(),
+            catalogue.clone(),
             limiter.clone(),
             Arc::new(RingTokens::default()),
             clock.clone(),
@@ -305,7 +314,7 @@ impl Application {
             favorites,
             downloads,
             accounts,
-            catalog: CatalogService::new(shared.clone(), clock.clone()),
+            catalog: CatalogService::new(catalogue, clock.clone()),
             monitoring: MonitoringService::new(
                 shared.clone(),
                 clock.clone(),

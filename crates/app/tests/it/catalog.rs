@@ -13,6 +13,7 @@ use soundshelf_store::Backend;
 use soundshelf_store::demo;
 
 soundshelf_store::on_both_backends!(
+    a_catalogue_change_is_seen_here_at_once_and_on_another_instance_within_5_s,
     a_track_is_created_granted_retired_and_put_back_through_the_api,
     catalogue_changes_are_validated_and_for_admins_only,
 );
@@ -369,4 +370,36 @@ async fn catalogue_changes_are_validated_and_for_admins_only(backend: Backend) {
     assert_eq!(seen.len(), 12);
     seen.dedup();
     assert_eq!(seen.len(), 12);
+}
+
+/// Grants read the catalogue through a 5-second in-process cache: the instance that
+/// retires a track refuses its grants at once, another instance (its cache warm) within
+/// 5 s; putting it back is seen the same way.
+async fn a_catalogue_change_is_seen_here_at_once_and_on_another_instance_within_5_s(
+    backend: Backend,
+) {
+    let a = spawn_app(backend).await;
+    let b = a.another_instance().await;
+    let grant = "/api/music/download-url/music_004?quality=standard";
+    // Warm both caches.
+    assert_eq!(a.get("/api/music/music_004", "user_vip").await.0, 200);
+    assert_eq!(b.get("/api/music/music_004", "user_vip").await.0, 200);
+
+    let started = std::time::Instant::now();
+    let (status, _) = a.delete("/api/admin/music/music_004", "user_admin").await;
+    assert_eq!(status, 200);
+    assert_error(&a.get(grant, "user_vip").await, 404, "MUSIC_NOT_FOUND");
+    loop {
+        let (status, _) = b.get("/api/music/music_004", "user_vip").await;
+        if status == 404 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(5_500),
+            "another instance still shows a retired track after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_error(&b.get(grant, "user_vip").await, 404, "MUSIC_NOT_FOUND");
 }

@@ -14,7 +14,6 @@ use soundshelf_domain::downloads::MB;
 use soundshelf_domain::settings::parse_utc_offset;
 use soundshelf_store::Backend;
 use soundshelf_store::demo;
-use soundshelf_store::testing::execute_sql;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -380,12 +379,10 @@ async fn unknown_malformed_and_retired_music(backend: Backend) {
         );
     }
 
-    // Retired: not found, left out of lists, and not granted.
-    execute_sql(
-        &app.db.config,
-        "UPDATE music_files SET retired_at = created_at WHERE id = 'music_003'",
-    )
-    .await;
+    // Retired (through the admin API, which this instance's catalogue cache hears of):
+    // not found, left out of lists, and not granted.
+    let (status, _) = app.delete("/api/admin/music/music_003", "user_admin").await;
+    assert_eq!(status, 200);
     assert_error(
         &app.get("/api/music/music_003", "user_free").await,
         404,
