@@ -15,6 +15,7 @@ mod image;
 mod schemathesis;
 mod server;
 mod soak;
+mod wrk;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -265,7 +265,9 @@ impl Application {
         // without Redis may have several instances, each with its own memory: the
         // database's favorites version keys their pages.
         let favorites = match (&redis, store.backend()) {
-            (Some(r), _) => favorites.with_page_cache(Arc::new(RedisPageCache(r.clone())), ttl),
+            (Some(r), _) => {
+                favorites.with_page_cache(Arc::new(RedisPageCache::new(r.clone())), ttl)
+            }
             (None, soundshelf_store::Backend::Sqlite) => {
                 favorites.with_page_cache(Arc::new(MemoryPageCache::default()), ttl)
             }

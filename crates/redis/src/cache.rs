@@ -1,18 +1,67 @@
 //! The page cache in Redis, shared by every instance: per user, a generation key and a
-//! hash of pages in one hash slot; a lookup is one script (one round trip).
+//! hash of pages in one hash slot; a lookup is one script (one round trip). Each
+//! instance also keeps the pages it saw in memory, by generation: when its copy is of
+//! the user's current generation, Redis answers the generation alone, not the page.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use soundshelf_domain::UserId;
 use soundshelf_ports::{CachedPage, PageCache, PageLookup};
 
-use crate::Redis;
+use crate::{Looked, Redis};
 
-/// Pages in Redis; a failure is a miss that stores nothing (logged at debug: it is
-/// expected while Redis is away).
+/// The most bytes of pages an instance keeps in memory before it starts afresh.
+const LOCAL_BYTES: usize = 16 << 20;
+
+#[derive(Debug, Default)]
+struct Local {
+    pages: HashMap<(UserId, String), (u64, CachedPage)>,
+    bytes: usize,
+}
+
+impl Local {
+    fn keep(&mut self, user: &UserId, query: &str, generation: u64, page: &CachedPage) {
+        let size = page.body.len() + page.etag.len() + query.len();
+        if self.bytes + size > LOCAL_BYTES {
+            self.pages.clear();
+            self.bytes = 0;
+        }
+        if let Some((_, old)) = self
+            .pages
+            .insert((user.clone(), query.to_owned()), (generation, page.clone()))
+        {
+            self.bytes = self
+                .bytes
+                .saturating_sub(old.body.len() + old.etag.len() + query.len());
+        }
+        self.bytes += size;
+    }
+}
+
+/// Pages in Redis (and this instance's copies of them); a failure is a miss that stores
+/// nothing (logged at debug: it is expected while Redis is away).
 #[derive(Debug, Clone)]
-pub struct RedisPageCache(pub Redis);
+pub struct RedisPageCache {
+    redis: Redis,
+    local: Arc<Mutex<Local>>,
+}
+
+impl RedisPageCache {
+    /// Pages in `redis`.
+    pub fn new(redis: Redis) -> Self {
+        Self {
+            redis,
+            local: Arc::default(),
+        }
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// A page as stored: the entity tag, a newline, the body.
 fn encode(page: &CachedPage) -> Vec<u8> {
@@ -45,15 +94,31 @@ fn fresh_generation() -> u64 {
 #[async_trait]
 impl PageCache for RedisPageCache {
     async fn lookup(&self, user: &UserId, query: &str, ttl: Duration) -> PageLookup {
+        let held = self
+            .local()
+            .pages
+            .get(&(user.clone(), query.to_owned()))
+            .map(|(generation, _)| *generation);
         match self
-            .0
-            .page_lookup(user.as_str(), query, ttl, fresh_generation())
+            .redis
+            .page_lookup(user.as_str(), query, ttl, fresh_generation(), held)
             .await
         {
-            Ok((generation, bytes)) => match bytes.and_then(decode) {
-                Some(page) => PageLookup::Hit(page),
+            Ok(Looked::Held(generation)) => {
+                match self.local().pages.get(&(user.clone(), query.to_owned())) {
+                    Some((g, page)) if *g == generation => PageLookup::Hit(page.clone()),
+                    // Replaced meanwhile by another request's copy: ask again next time.
+                    _ => PageLookup::Miss(Some(generation)),
+                }
+            }
+            Ok(Looked::Page(generation, bytes)) => match decode(bytes) {
+                Some(page) => {
+                    self.local().keep(user, query, generation, &page);
+                    PageLookup::Hit(page)
+                }
                 None => PageLookup::Miss(Some(generation)),
             },
+            Ok(Looked::Missing(generation)) => PageLookup::Miss(Some(generation)),
             Err(e) => {
                 tracing::debug!(error = %e, "page cache bypassed");
                 PageLookup::Miss(None)
@@ -62,7 +127,7 @@ impl PageCache for RedisPageCache {
     }
 
     async fn lookup_at(&self, user: &UserId, generation: u64, query: &str) -> Option<CachedPage> {
-        self.0
+        self.redis
             .page_at(user.as_str(), generation, query)
             .await
             .inspect_err(|e| tracing::debug!(error = %e, "page cache bypassed"))
@@ -79,17 +144,19 @@ impl PageCache for RedisPageCache {
         page: &CachedPage,
         ttl: Duration,
     ) {
-        if let Err(e) = self
-            .0
+        match self
+            .redis
             .page_store(user.as_str(), generation, query, encode(page), ttl)
             .await
         {
-            tracing::debug!(error = %e, "page not cached");
+            Ok(true) => self.local().keep(user, query, generation, page),
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "page not cached"),
         }
     }
 
     async fn invalidate(&self, user: &UserId) {
-        if let Err(e) = self.0.page_invalidate(user.as_str()).await {
+        if let Err(e) = self.redis.page_invalidate(user.as_str()).await {
             // The generation ends on its own within its ttl: that bounds what this costs.
             tracing::warn!(error = %e, "favorites pages not invalidated; they end with their generation");
         }

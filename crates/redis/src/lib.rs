@@ -189,17 +189,20 @@ impl Redis {
     }
 
     /// `user`'s generation (started, living `ttl`, at `fresh` when there is none) and
-    /// the page stored for `query` at it.
+    /// the page stored for `query` at it — or, when the caller already holds the page of
+    /// generation `held` and that is still the user's generation, `Held` without the page.
     pub async fn page_lookup(
         &self,
         user: &str,
         query: &str,
         ttl: Duration,
         fresh: u64,
-    ) -> Result<(u64, Option<Vec<u8>>), RedisUnavailable> {
+        held: Option<u64>,
+    ) -> Result<Looked, RedisUnavailable> {
         let (generation, pages) = self.page_keys(user);
         let (query, ms) = (query.to_owned(), millis(ttl));
-        let (g, page): (u64, Option<Vec<u8>>) = self
+        let held = held.map(|g| g.to_string()).unwrap_or_default();
+        let (g, page, same): (u64, Option<Vec<u8>>, i64) = self
             .run(move |mut c| async move {
                 PAGE_LOOKUP_SCRIPT
                     .key(&generation)
@@ -207,11 +210,16 @@ impl Redis {
                     .arg(query)
                     .arg(ms)
                     .arg(fresh)
+                    .arg(held)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        Ok((g, page))
+        Ok(match (same, page) {
+            (1, _) => Looked::Held(g),
+            (_, Some(page)) => Looked::Page(g, page),
+            (_, None) => Looked::Missing(g),
+        })
     }
 
     /// The page stored for `query` at `generation`.
@@ -275,16 +283,32 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// What a page lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Looked {
+    /// The generation is the one the caller holds the page of.
+    Held(u64),
+    /// The page stored at the generation.
+    Page(u64, Vec<u8>),
+    /// No page at the generation.
+    Missing(u64),
+}
+
 /// A user's generation (a fresh one, living ARGV[2] ms, with the user's old pages
-/// dropped, when there is none) and the page of ARGV[1] at it: one round trip.
+/// dropped, when there is none) and the page of ARGV[1] at it — unless the caller holds
+/// the page of that generation already (ARGV[4]), when only the generation is answered:
+/// one round trip, a few bytes when the caller's copy is current.
 const PAGE_LOOKUP: &str = r"
 local g = redis.call('GET', KEYS[1])
 if not g then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
   redis.call('DEL', KEYS[2])
-  return {ARGV[3], false}
+  return {ARGV[3], false, 0}
 end
-return {g, redis.call('HGET', KEYS[2], g .. ':' .. ARGV[1])}
+if g == ARGV[4] then
+  return {g, false, 1}
+end
+return {g, redis.call('HGET', KEYS[2], g .. ':' .. ARGV[1]), 0}
 ";
 
 static PAGE_LOOKUP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PAGE_LOOKUP));

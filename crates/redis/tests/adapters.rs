@@ -91,7 +91,7 @@ async fn pages_live_under_a_generation_that_writes_move_on() {
     use soundshelf_domain::UserId;
     use soundshelf_ports::{CachedPage, PageCache, PageLookup};
     let r = redis();
-    let cache = soundshelf_redis::RedisPageCache(r.clone());
+    let cache = soundshelf_redis::RedisPageCache::new(r.clone());
     let user = UserId::parse("user_1").unwrap();
     let ttl = Duration::from_millis(400);
     let page = |s: &str| CachedPage {
@@ -126,6 +126,26 @@ async fn pages_live_under_a_generation_that_writes_move_on() {
         cache.lookup(&user, "q", ttl).await,
         PageLookup::Hit(page("b"))
     );
+
+    // Another instance: the first lookup brings the page, the next ones only the
+    // generation (its copy is current) — and a write anywhere ends both.
+    let other = soundshelf_redis::RedisPageCache::new(r.clone());
+    assert_eq!(
+        other.lookup(&user, "q", ttl).await,
+        PageLookup::Hit(page("b"))
+    );
+    assert_eq!(
+        r.page_lookup("user_1", "q", ttl, 1, Some(g2))
+            .await
+            .unwrap(),
+        soundshelf_redis::Looked::Held(g2)
+    );
+    assert_eq!(
+        other.lookup(&user, "q", ttl).await,
+        PageLookup::Hit(page("b"))
+    );
+    cache.invalidate(&user).await;
+    assert!(matches!(other.lookup(&user, "q", ttl).await, PageLookup::Miss(Some(x)) if x != g2));
 
     // The generation ends with its ttl, whatever was missed meanwhile.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -199,7 +219,7 @@ async fn an_unreachable_redis_fails_fast() {
     assert!(r.ping().await.is_err());
     assert!(r.rate_check("k", 5).await.is_err());
     assert!(
-        r.page_lookup("u", "k", Duration::from_secs(1), 1)
+        r.page_lookup("u", "k", Duration::from_secs(1), 1, None)
             .await
             .is_err()
     );
