@@ -100,6 +100,26 @@ impl Drop for StandIn {
     }
 }
 
+/// What a test server has recorded, shared with its connections' tasks.
+type Recorded<T> = std::sync::Arc<std::sync::Mutex<Vec<T>>>;
+
+/// Listens on a free port of 127.0.0.1 and serves each connection with `serve` on a task
+/// of its own; returns the port.
+async fn listen<F, Fut>(serve: F) -> u16
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream));
+        }
+    });
+    port
+}
+
 /// What a [`Receiver`] answers to its n-th request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply {
@@ -143,27 +163,21 @@ impl Received {
 pub struct Receiver {
     /// Its port.
     pub port: u16,
-    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    got: Recorded<Received>,
 }
 
 impl Receiver {
     /// Starts one on the current runtime.
     pub async fn start(replies: Vec<Reply>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let got = Recorded::default();
         let seen = got.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (seen, replies) = (seen.clone(), replies.clone());
-                tokio::spawn(async move {
-                    let _ = serve_one(stream, seen, &replies).await;
-                });
+        let port = listen(move |stream| {
+            let (seen, replies) = (seen.clone(), replies.clone());
+            async move {
+                let _ = serve_one(stream, seen, &replies).await;
             }
-        });
+        })
+        .await;
         Self { port, got }
     }
 
@@ -180,7 +194,7 @@ impl Receiver {
 
 async fn serve_one(
     mut stream: tokio::net::TcpStream,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    seen: Recorded<Received>,
     replies: &[Reply],
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -268,27 +282,21 @@ pub struct Accepted {
 pub struct SmtpSink {
     /// Its port.
     pub port: u16,
-    got: std::sync::Arc<std::sync::Mutex<Vec<Accepted>>>,
+    got: Recorded<Accepted>,
 }
 
 impl SmtpSink {
     /// Starts one on the current runtime.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let got = Recorded::default();
         let seen = got.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let _ = smtp_session(stream, seen).await;
-                });
+        let port = listen(move |stream| {
+            let seen = seen.clone();
+            async move {
+                let _ = smtp_session(stream, seen).await;
             }
-        });
+        })
+        .await;
         Self { port, got }
     }
 
@@ -305,7 +313,7 @@ impl SmtpSink {
 
 async fn smtp_session(
     stream: tokio::net::TcpStream,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<Accepted>>>,
+    seen: Recorded<Accepted>,
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();

@@ -68,6 +68,17 @@ fn signer(vendor: Vendor, url: &str, secret: &str) -> Arc<dyn UrlSigner> {
     }
 }
 
+/// `vendor`'s objects at `url`, signed with `secret` at `clock`'s time.
+fn signed_objects(
+    vendor: Vendor,
+    url: &str,
+    secret: &str,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+) -> SignedObjects {
+    SignedObjects::new(signer(vendor, url, secret), clock, timeout).unwrap()
+}
+
 fn key(k: &str) -> ObjectKey {
     ObjectKey::parse(k).unwrap()
 }
@@ -80,12 +91,13 @@ async fn every_vendor_gives_sizes_and_absences() {
         let Some(bucket) = start(vendor, json!({})) else {
             return;
         };
-        let objects = SignedObjects::new(
-            signer(vendor, &bucket.url(), SECRET),
+        let objects = signed_objects(
+            vendor,
+            &bucket.url(),
+            SECRET,
             Arc::new(SystemClock),
             Duration::from_secs(5),
-        )
-        .unwrap();
+        );
         for (k, size) in OBJECTS {
             assert_eq!(
                 objects.size_of(&key(k)).await.unwrap(),
@@ -110,12 +122,13 @@ async fn a_refused_signature_is_an_error_that_does_not_show_the_url() {
         let Some(bucket) = start(vendor, json!({})) else {
             return;
         };
-        let objects = SignedObjects::new(
-            signer(vendor, &bucket.url(), "not-the-secret"),
+        let objects = signed_objects(
+            vendor,
+            &bucket.url(),
+            "not-the-secret",
             Arc::new(SystemClock),
             Duration::from_secs(5),
-        )
-        .unwrap();
+        );
         let err = objects
             .size_of(&key("music/music_001_128k.mp3"))
             .await
@@ -154,12 +167,13 @@ async fn an_expired_url_is_refused() {
         let Some(bucket) = start(vendor, json!({})) else {
             return;
         };
-        let objects = SignedObjects::new(
-            signer(vendor, &bucket.url(), SECRET),
+        let objects = signed_objects(
+            vendor,
+            &bucket.url(),
+            SECRET,
             Arc::new(Behind),
             Duration::from_secs(5),
-        )
-        .unwrap();
+        );
         let err = objects
             .size_of(&key("music/music_001_128k.mp3"))
             .await
@@ -181,12 +195,13 @@ async fn a_slow_bucket_is_given_up_on_at_the_timeout() {
     ) else {
         return;
     };
-    let objects = SignedObjects::new(
-        signer(Vendor::OssV4, &bucket.url(), SECRET),
+    let objects = signed_objects(
+        Vendor::OssV4,
+        &bucket.url(),
+        SECRET,
         Arc::new(SystemClock),
         Duration::from_millis(300),
-    )
-    .unwrap();
+    );
     let started = Instant::now();
     let err = objects
         .size_of(&key("music/music_001_128k.mp3"))
@@ -213,12 +228,13 @@ async fn a_dead_bucket_is_an_error() {
         .local_addr()
         .unwrap()
         .port();
-    let objects = SignedObjects::new(
-        signer(Vendor::Qiniu, &format!("http://127.0.0.1:{port}"), SECRET),
+    let objects = signed_objects(
+        Vendor::Qiniu,
+        &format!("http://127.0.0.1:{port}"),
+        SECRET,
         Arc::new(SystemClock),
         Duration::from_secs(2),
-    )
-    .unwrap();
+    );
     let err = objects
         .size_of(&key("music/music_001_128k.mp3"))
         .await
