@@ -18,6 +18,10 @@ use crate::server::{self, Proc};
 
 const CONCURRENCY: usize = 32;
 
+/// The Redis the scenarios of a deployment with Redis use (each run under its own
+/// key prefix, deleted after).
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
 struct Sizes {
     small_users: usize,
     large_users: usize,
@@ -240,7 +244,13 @@ async fn scenarios(sizes: &Sizes, small: &str, large: &str) -> anyhow::Result<Ve
     let small_tokens = tokens_file(dir.path(), "small", &tokens(users)?)?;
     let mut runs = Vec::new();
 
-    let server = Server::start(small, &[]).await?;
+    // As deployed (deploy/docker-compose.yml): with Redis, under a prefix of its own.
+    let prefix = format!("bench:{}:", ulid::Ulid::generate());
+    let server = Server::start(
+        small,
+        &[("REDIS_URL", REDIS_URL), ("REDIS_KEY_PREFIX", &prefix)],
+    )
+    .await?;
     runs.push(drive("1. GET /health", sizes, &server, "health", &small_tokens).await?);
     runs.push(
         drive(
@@ -274,6 +284,9 @@ async fn scenarios(sizes: &Sizes, small: &str, large: &str) -> anyhow::Result<Ve
         .await?,
     );
     drop(server);
+    soundshelf_redis::Redis::new(REDIS_URL, &prefix)?
+        .clear()
+        .await?;
 
     let cold = Server::start(small, &[("FAVORITES_CACHE_TTL", "0s")]).await?;
     runs.push(
@@ -435,7 +448,8 @@ fn write_report(runs: &[Run], sizes: &Sizes, quick: bool, took: Duration) -> any
         md,
         "Written by `cargo xtask bench{}` ({} run, {:.0?} in all) on a {cores}-core machine. Load from `wrk` ({} threads, \
          {} connections; the Lua scripts of `xtask/bench/`; its latency distribution), on the same cores as the release \
-         server and MariaDB; the database ceilings send the statements from {CONCURRENCY} connections of this process. \
+         server, MariaDB and Redis (scenarios 1–5 run as deployed, with Redis; the cold and table-size ones without, \
+         the page cache off); the database ceilings send the statements from {CONCURRENCY} connections of this process. \
          Each scenario: a {:?} warm-up run, then {:?} measured. Absolute numbers move with the machine; the ratios \
          (measured in the same run) are what to compare.\n",
         if quick { " --quick" } else { "" },
